@@ -1,0 +1,211 @@
+"""The composition root: builds the store, clock, bus and wire; mounts every capability; serves.
+
+Nothing imports this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import botocore
+import uvicorn
+from sqlalchemy import select
+
+from ecsbox import __version__, ecs
+from ecsbox.asgi import EcsboxAsgi
+from ecsbox.aws import SERVICES, Gateway, ServiceRegistry
+from ecsbox.aws.sigv4 import Authenticator, parse_access_keys
+from ecsbox.config import Settings
+from ecsbox.console import OperatorEndpoints
+from ecsbox.core.bus import Bus
+from ecsbox.core.clock import ScaledClock
+from ecsbox.store import Store, schema
+
+log = logging.getLogger("ecsbox")
+
+CLOCK_KEY = "clock_last_scaled"
+
+
+@dataclass
+class Ecsbox:
+    settings: Settings
+    store: Store
+    clock: ScaledClock
+    bus: Bus
+    registry: ServiceRegistry
+    asgi: EcsboxAsgi
+
+    def health(self) -> dict[str, Any]:
+        services = {}
+        for name in SERVICES:
+            implemented = len(self.registry.registered(name))
+            services[name] = {
+                "state": "running" if implemented else "not implemented",
+                "operations": implemented,
+            }
+        return {
+            "status": "running",
+            "version": __version__,
+            "botocore": botocore.__version__,
+            "pid": os.getpid(),
+            "time_scale": self.settings.time_scale,
+            "services": services,
+        }
+
+    def remember_clock(self) -> None:
+        """Persist how far the scaled clock has run, so a restart never runs it backwards."""
+        now = self.clock.now()
+
+        def save(conn: Any) -> None:
+            updated = conn.execute(
+                schema.meta.update().where(schema.meta.c.key == CLOCK_KEY).values(value=repr(now))
+            ).rowcount
+            if not updated:
+                conn.execute(schema.meta.insert().values(key=CLOCK_KEY, value=repr(now)))
+
+        self.store.write_now(save)
+
+
+def _clock_origin(store: Store, wall_now: float) -> float:
+    """Where the scaled clock starts: the wall time, or where it stopped last time if that is later."""
+    row = store.read_now(
+        lambda c: c.execute(select(schema.meta.c.value).where(schema.meta.c.key == CLOCK_KEY)).first()
+    )
+    return max(wall_now, float(row[0])) if row else wall_now
+
+
+def build(settings: Settings) -> Ecsbox:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.resolved_database_url)
+    store.open()
+    wall_now = time.time()
+    clock = ScaledClock(_clock_origin(store, wall_now), wall_now, settings.time_scale)
+    bus = Bus()
+    registry = ServiceRegistry()
+    ecs.register(registry, store, clock)
+    authenticator = Authenticator(
+        settings.default_account_id,
+        settings.default_region,
+        parse_access_keys(settings.access_keys, settings.default_account_id),
+    )
+    gateway = Gateway(registry, authenticator)
+    box: Ecsbox
+    operator = OperatorEndpoints(
+        health=lambda: box.health(),
+        reset=store.reset if settings.allow_reset else None,
+    )
+    asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)
+    box = Ecsbox(settings, store, clock, bus, registry, asgi)
+    return box
+
+
+def loopback_sockets(port: int) -> list[socket.socket]:
+    """Listening sockets on 127.0.0.1 and ::1 (the latter only where the host has IPv6)."""
+    sockets = []
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((address, port))
+        except OSError as exc:
+            sock.close()
+            if family == socket.AF_INET:
+                raise
+            log.warning("event=ipv6_loopback_unavailable error=%s", exc)
+            continue
+        port = sock.getsockname()[1]  # port 0: the same free port on both families
+        sock.listen(1024)
+        sock.setblocking(False)
+        sockets.append(sock)
+    return sockets
+
+
+def serve(settings: Settings) -> None:
+    """Run ecsbox in the foreground until SIGINT or SIGTERM."""
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    box = build(settings)
+    sockets = loopback_sockets(settings.port)
+    port = sockets[0].getsockname()[1]
+    pid_file = settings.pid_file
+    pid_file.write_text(f"{os.getpid()}\n{port}\n")
+    config = uvicorn.Config(
+        box.asgi,
+        loop="uvloop" if _has_uvloop() else "asyncio",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
+    server = _Server(config)
+    log.info("event=listening port=%s data_dir=%s version=%s", port, settings.data_dir, __version__)
+    # A line a parent process can wait for (tests, benchmarks, `ecsbox up` users).
+    print(f"ecsbox {__version__} ready on http://localhost:{port}", flush=True)
+    try:
+        asyncio.run(_serve(server, sockets, box))
+    finally:
+        with suppress(Exception):
+            box.remember_clock()
+        box.store.close()
+        with suppress(FileNotFoundError):
+            pid_file.unlink()
+        log.info("event=stopped")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, which would end the process before
+    ecsbox has closed its store; here a signal only asks the server to stop."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+
+async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsbox) -> None:
+    async def remember_clock_every_minute() -> None:
+        while True:
+            await asyncio.sleep(60)
+            await asyncio.to_thread(box.remember_clock)
+
+    task = asyncio.create_task(remember_clock_every_minute())
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        task.cancel()
+
+
+def _has_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+__all__ = ["Ecsbox", "build", "serve"]

@@ -1,0 +1,144 @@
+"""The ASGI root: who may call, then which part answers.
+
+Every request passes two checks first: its ``Host`` must be on the allow-list (loopback names only,
+unless configured) so no DNS-rebinding page can reach the operator API, and a browser's ``Origin``,
+when sent, must be one of ours, so no other site's page can post to it. Then ``/_ecsbox/…`` goes to
+the operator endpoints and everything else to the AWS gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from ecsbox.aws import HttpRequest, HttpResponse
+
+log = logging.getLogger("ecsbox.http")
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+Responder = Callable[[HttpRequest], Awaitable[HttpResponse]]
+
+
+def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
+    """Is the request's ``Host`` one of ours? Ports are ignored; ``*.localhost`` names resolve only
+    to loopback (RFC 6761), so they are ours too.
+
+    ``localhost:4566`` → True; ``[::1]:4566`` → True; ``evil.example:4566`` → False.
+    """
+    host = host_header.strip().lower()
+    if not host:
+        return False
+    if host.startswith("["):
+        name = host[: host.find("]") + 1] if "]" in host else host
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if name in LOOPBACK_HOSTS or name in allowed:
+        return True
+    return name.endswith(".localhost")
+
+
+def origin_allowed(origin: str, allowed: frozenset[str]) -> bool:
+    """A browser's Origin must name one of our hosts; ``null`` (sandboxed pages) is refused."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    return host_allowed(parts.netloc, allowed)
+
+
+def _plain(status: int, code: str, message: str) -> HttpResponse:
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return HttpResponse(status, [("content-type", "application/json")], body)
+
+
+class EcsboxAsgi:
+    def __init__(self, gateway: Responder, operator: Responder, allowed_hosts: Iterable[str] = ()) -> None:
+        self.gateway = gateway
+        self.operator = operator
+        self.allowed = frozenset(h.lower() for h in allowed_hosts)
+
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
+    ) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        response = await self._respond(scope, receive, headers)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _respond(
+        self, scope: dict[str, Any], receive: Callable[..., Any], headers: dict[str, str]
+    ) -> HttpResponse:
+        if not host_allowed(headers.get("host", ""), self.allowed):
+            return _plain(
+                403, "AccessDeniedException", "Host not allowed; ecsbox answers loopback names only"
+            )
+        origin = headers.get("origin")
+        if origin is not None and not origin_allowed(origin, self.allowed):
+            return _plain(403, "AccessDeniedException", "Cross-origin requests are not allowed")
+        body, too_large = await _read_body(receive)
+        if too_large:
+            return _plain(413, "RequestEntityTooLargeException", f"Request body over {MAX_BODY_BYTES} bytes")
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        request = HttpRequest(
+            method=scope["method"],
+            path=path.split("?", 1)[0],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+        )
+        try:
+            if request.path.startswith("/_ecsbox"):
+                return await self.operator(request)
+            return await self.gateway(request)
+        except Exception:  # the last line of defence: a bug answers 500, never kills the server
+            log.exception("event=unhandled_error path=%s", request.path)
+            return _plain(500, "InternalFailure", "ecsbox failed to handle the request")
+
+    @staticmethod
+    async def _lifespan(receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(receive: Callable[..., Any]) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    too_large = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            too_large = True
+        elif chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), too_large

@@ -1,0 +1,76 @@
+"""Settings: defaults, overridden by ``ECSBOX_*`` environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ecsbox.core.ids import DEFAULT_ACCOUNT_ID
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "localhost"  # the operator API binds loopback only: 127.0.0.1 and ::1
+    port: int = 4566
+    data_dir: Path = Path(".ecsbox")
+    database_url: str = ""  # empty: SQLite at <data_dir>/ecsbox.db
+    time_scale: float = 1.0
+    allow_reset: bool = False
+    default_account_id: str = DEFAULT_ACCOUNT_ID
+    default_region: str = "us-east-1"
+    # "AKID:SECRET[:ACCOUNT]" items; when any are set, signatures are checked strictly
+    access_keys: tuple[str, ...] = ()
+    # extra Host header names accepted besides localhost, 127.0.0.1 and [::1]
+    allowed_hosts: tuple[str, ...] = ()
+    log_level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "ecsbox.db"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
+
+    @property
+    def strict_signatures(self) -> bool:
+        return bool(self.access_keys)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "ecsbox.pid"
+
+
+_CONVERTERS: dict[str, Any] = {
+    "port": int,
+    "data_dir": Path,
+    "time_scale": float,
+    "allow_reset": _bool,
+    "access_keys": _list,
+    "allowed_hosts": _list,
+}
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``ECSBOX_<FIELD>`` variables, then apply non-None ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = env.get(f"ECSBOX_{f.name.upper()}")
+        if raw is not None and raw != "":
+            values[f.name] = _CONVERTERS.get(f.name, str)(raw)
+    settings = Settings(**values)
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,40 @@
+"""``GET /_ecsbox/health`` and, only when the server was started with reset allowed,
+``POST /_ecsbox/state/reset``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ecsbox.aws import HttpRequest, HttpResponse
+
+
+def _json(status: int, document: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(status, [("content-type", "application/json")], json.dumps(document).encode())
+
+
+class OperatorEndpoints:
+    def __init__(
+        self,
+        health: Callable[[], dict[str, Any]],
+        reset: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        self._health = health
+        self._reset = reset  # None: the endpoint does not exist
+
+    async def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path.rstrip("/")
+        if path == "/_ecsbox/health":
+            if request.method not in ("GET", "HEAD"):
+                return _json(405, {"error": "method not allowed"})
+            return _json(200, self._health())
+        if path == "/_ecsbox/state/reset" and self._reset is not None:
+            if request.method != "POST":
+                return _json(405, {"error": "method not allowed"})
+            # A header no HTML form can send, so a cross-site form post cannot reach it.
+            if request.headers.get("content-type", "").split(";")[0].strip() not in ("", "application/json"):
+                return _json(415, {"error": "send no body or application/json"})
+            await self._reset()
+            return _json(200, {"reset": True})
+        return _json(404, {"error": f"no such ecsbox endpoint: {request.path}"})

@@ -1,0 +1,7 @@
+"""Durable state: SQLAlchemy Core on SQLite (default) or PostgreSQL, one writer, versioned schema."""
+
+from ecsbox.store import schema
+from ecsbox.store.engine import Store
+from ecsbox.store.errors import SchemaTooNew, StoreError
+
+__all__ = ["SchemaTooNew", "Store", "StoreError", "schema"]

@@ -1,0 +1,57 @@
+"""Schema versions and the steps that bring an older database forward.
+
+A new database is created from :data:`ecsbox.store.schema.metadata` and stamped with
+:data:`LATEST`. An existing one at version ``v < LATEST`` runs ``STEPS[v+1] … STEPS[LATEST]``, each
+in its own transaction, so an upgrade never loses state. A database newer than this ecsbox is
+refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, inspect, select
+
+from ecsbox.store.errors import SchemaTooNew
+from ecsbox.store.schema import meta, metadata
+
+Step = Callable[[Connection], None]
+
+# version → the step that turns version-1 into it. Version 1 is the first schema.
+STEPS: dict[int, Step] = {}
+LATEST = 1
+
+
+def current_version(conn: Connection) -> int | None:
+    """The stamped schema version, or None for an empty database."""
+    if not inspect(conn).has_table(meta.name):
+        return None
+    row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else None
+
+
+def _stamp(conn: Connection, version: int) -> None:
+    updated = conn.execute(
+        meta.update().where(meta.c.key == "schema_version").values(value=str(version))
+    ).rowcount
+    if not updated:
+        conn.execute(meta.insert().values(key="schema_version", value=str(version)))
+
+
+def migrate(conn_factory: Callable[[], Connection]) -> tuple[int | None, int]:
+    """Create or upgrade the schema; returns (version found, version now)."""
+    with conn_factory() as conn, conn.begin():
+        found = current_version(conn)
+        if found is None:
+            metadata.create_all(conn)
+            _stamp(conn, LATEST)
+            return None, LATEST
+    if found > LATEST:
+        raise SchemaTooNew(
+            f"the data was written by a newer ecsbox (schema {found}, this ecsbox knows {LATEST})"
+        )
+    for version in range(found + 1, LATEST + 1):
+        with conn_factory() as conn, conn.begin():
+            STEPS[version](conn)
+            _stamp(conn, version)
+    return found, LATEST

@@ -160,7 +160,12 @@ def serve(settings: Settings) -> None:
     # A line a parent process can wait for (tests, benchmarks, `ecsbox up` users).
     print(f"ecsbox {__version__} ready on http://localhost:{port}", flush=True)
     try:
-        asyncio.run(_serve(server, sockets, box))
+        if _has_uvloop():
+            import uvloop
+
+            uvloop.run(_serve(server, sockets, box))
+        else:
+            asyncio.run(_serve(server, sockets, box))
     finally:
         with suppress(Exception):
             box.remember_clock()

@@ -75,13 +75,9 @@ class EcsboxAsgi:
             value = raw_value.decode("latin-1")
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         response = await self._respond(scope, receive, headers)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
-            }
-        )
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+        raw_headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": response.body})
 
     async def _respond(

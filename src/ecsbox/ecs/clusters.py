@@ -197,7 +197,8 @@ class Clusters:
                     arn = text if text.startswith("arn:") else cluster_arn(ctx.region, ctx.account_id, text)
                     failures.append({"arn": arn, "reason": "MISSING"})
                     continue
-                found.append(present(row.document, include, repo.get_tags(conn, row.document["clusterArn"])))
+                tags = repo.get_tags(conn, row.document["clusterArn"]) if "TAGS" in include else []
+                found.append(present(row.document, include, tags))
             return found, failures
 
         found, failures = await self.store.read(read)

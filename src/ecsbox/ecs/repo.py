@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, update
 
 from ecsbox.ecs.model import Document
 from ecsbox.store.schema import (
@@ -43,22 +44,29 @@ class TaskDefinitionRow:
     document: Document
 
 
+_FAMILY_KEY = and_(  # bound names differ from the columns': an UPDATE reserves those
+    ecs_families.c.account_id == bindparam("key_account_id"),
+    ecs_families.c.region == bindparam("key_region"),
+    ecs_families.c.family == bindparam("key_family"),
+)
+_LAST_REVISION = select(ecs_families.c.last_revision).where(_FAMILY_KEY)
+_BUMP_REVISION = update(ecs_families).where(_FAMILY_KEY).values(last_revision=bindparam("revision"))
+_NEW_FAMILY = insert(ecs_families)
+_NEW_TASK_DEFINITION = insert(ecs_task_definitions)
+
+
 def next_revision(conn: Connection, partition: Partition, family: str) -> int:
     """Hand out the family's next revision: one more than the last ever handed out, so a revision
     is never reused, even after deregistration and deletion."""
     account_id, region = partition
-    key = and_(
-        ecs_families.c.account_id == account_id,
-        ecs_families.c.region == region,
-        ecs_families.c.family == family,
-    )
-    last = conn.execute(select(ecs_families.c.last_revision).where(key)).scalar()
+    key = {"key_account_id": account_id, "key_region": region, "key_family": family}
+    last = conn.execute(_LAST_REVISION, key).scalar()
     if last is None:
         conn.execute(
-            insert(ecs_families).values(account_id=account_id, region=region, family=family, last_revision=1)
+            _NEW_FAMILY, {"account_id": account_id, "region": region, "family": family, "last_revision": 1}
         )
         return 1
-    conn.execute(update(ecs_families).where(key).values(last_revision=last + 1))
+    conn.execute(_BUMP_REVISION, {**key, "revision": last + 1})
     return int(last) + 1
 
 
@@ -67,15 +75,16 @@ def insert_task_definition(
 ) -> None:
     account_id, region = partition
     conn.execute(
-        insert(ecs_task_definitions).values(
-            account_id=account_id,
-            region=region,
-            family=row.family,
-            revision=row.revision,
-            status=row.status,
-            registered_at=registered_at,
-            document=json.dumps(row.document),
-        )
+        _NEW_TASK_DEFINITION,
+        {
+            "account_id": account_id,
+            "region": region,
+            "family": row.family,
+            "revision": row.revision,
+            "status": row.status,
+            "registered_at": registered_at,
+            "document": json.dumps(row.document),
+        },
     )
 
 
@@ -111,6 +120,29 @@ def save_task_definition(conn: Connection, partition: Partition, row: TaskDefini
     )
 
 
+@lru_cache(maxsize=16)
+def _list_statement(ascending: bool, by_family: bool, paged: bool) -> Any:
+    """The ListTaskDefinitions query for one combination of options, built once."""
+    t = ecs_task_definitions.c
+    query = select(t.family, t.revision).where(
+        t.account_id == bindparam("account_id"), t.region == bindparam("region"), t.status == bindparam("status")
+    )
+    if by_family:
+        query = query.where(t.family == bindparam("family"))
+    if paged:
+        last_family, last_revision = bindparam("last_family"), bindparam("last_revision")
+        if ascending:
+            query = query.where(
+                or_(t.family > last_family, and_(t.family == last_family, t.revision > last_revision))
+            )
+        else:
+            query = query.where(
+                or_(t.family < last_family, and_(t.family == last_family, t.revision < last_revision))
+            )
+    order = (t.family.asc(), t.revision.asc()) if ascending else (t.family.desc(), t.revision.desc())
+    return query.order_by(*order).limit(bindparam("limit"))
+
+
 def list_task_definitions(
     conn: Connection,
     partition: Partition,
@@ -122,22 +154,14 @@ def list_task_definitions(
 ) -> list[tuple[str, int]]:
     """(family, revision) pairs in family then revision order, after the keyset ``after``; only
     ``family``'s revisions when given (ListTaskDefinitions' familyPrefix is a whole family name)."""
-    t = ecs_task_definitions.c
-    query = select(t.family, t.revision).where(_taskdef_partition(partition), t.status == status)
+    account_id, region = partition
+    values: dict[str, Any] = {"account_id": account_id, "region": region, "status": status, "limit": limit}
     if family:
-        query = query.where(t.family == family)
+        values["family"] = family
     if after is not None:
-        last_family, last_revision = after
-        if ascending:
-            query = query.where(
-                or_(t.family > last_family, and_(t.family == last_family, t.revision > last_revision))
-            )
-        else:
-            query = query.where(
-                or_(t.family < last_family, and_(t.family == last_family, t.revision < last_revision))
-            )
-    order = (t.family.asc(), t.revision.asc()) if ascending else (t.family.desc(), t.revision.desc())
-    return [(r.family, r.revision) for r in conn.execute(query.order_by(*order).limit(limit))]
+        values["last_family"], values["last_revision"] = after
+    statement = _list_statement(ascending, bool(family), after is not None)
+    return [(name, revision) for name, revision in conn.execute(statement, values).all()]
 
 
 def list_families(
@@ -184,11 +208,19 @@ def _cluster_key(partition: Partition, name: str) -> Any:
     return and_(c.account_id == account_id, c.region == region, c.name == name)
 
 
+# Hot reads are built once: composing a statement costs more than running it on SQLite.
+_GET_CLUSTER = select(
+    ecs_clusters.c.name, ecs_clusters.c.status, ecs_clusters.c.seq, ecs_clusters.c.document
+).where(
+    ecs_clusters.c.account_id == bindparam("account_id"),
+    ecs_clusters.c.region == bindparam("region"),
+    ecs_clusters.c.name == bindparam("name"),
+)
+
+
 def get_cluster(conn: Connection, partition: Partition, name: str) -> ClusterRow | None:
-    c = ecs_clusters.c
-    found = conn.execute(
-        select(c.name, c.status, c.seq, c.document).where(_cluster_key(partition, name))
-    ).first()
+    account_id, region = partition
+    found = conn.execute(_GET_CLUSTER, {"account_id": account_id, "region": region, "name": name}).first()
     if found is None:
         return None
     return ClusterRow(found.name, found.status, found.seq, json.loads(found.document))
@@ -355,14 +387,22 @@ def delete_account_setting(conn: Connection, partition: Partition, principal_key
 # ---- tags --------------------------------------------------------------------------------------
 
 
+_GET_TAGS = (
+    select(tags.c.key, tags.c.value)
+    .where(tags.c.resource_arn == bindparam("resource_arn"))
+    .order_by(tags.c.seq, tags.c.key)
+)
+
+
 def get_tags(conn: Connection, resource_arn: str) -> list[dict[str, str]]:
-    t = tags.c
-    rows = conn.execute(select(t.key, t.value).where(t.resource_arn == resource_arn).order_by(t.seq, t.key))
+    rows = conn.execute(_GET_TAGS, {"resource_arn": resource_arn})
     return [{"key": r.key, "value": r.value} for r in rows]
 
 
 def put_tags(conn: Connection, resource_arn: str, new_tags: Sequence[dict[str, str]]) -> None:
     """Add tags; a key already present keeps its place and takes the new value."""
+    if not new_tags:
+        return
     t = tags.c
     seq = conn.execute(select(func.max(t.seq)).where(t.resource_arn == resource_arn)).scalar() or 0
     for tag in new_tags:

@@ -130,7 +130,8 @@ def _list_statement(ascending: bool, by_family: bool, paged: bool) -> Any:
     if by_family:
         query = query.where(t.family == bindparam("family"))
     if paged:
-        last_family, last_revision = bindparam("last_family"), bindparam("last_revision")
+        last_family: Any = bindparam("last_family")
+        last_revision: Any = bindparam("last_revision")
         if ascending:
             query = query.where(
                 or_(t.family > last_family, and_(t.family == last_family, t.revision > last_revision))

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, text, update
 
 from ecsbox.ecs.model import Document
 from ecsbox.store.schema import (
     ecs_account_settings,
     ecs_capacity_providers,
     ecs_clusters,
-    ecs_families,
     ecs_task_definitions,
     tags,
 )
@@ -44,14 +43,14 @@ class TaskDefinitionRow:
     document: Document
 
 
-_FAMILY_KEY = and_(  # bound names differ from the columns': an UPDATE reserves those
-    ecs_families.c.account_id == bindparam("key_account_id"),
-    ecs_families.c.region == bindparam("key_region"),
-    ecs_families.c.family == bindparam("key_family"),
+# One statement hands out the next revision, in SQL that SQLite (3.35+) and PostgreSQL share.
+_NEXT_REVISION = text(
+    "INSERT INTO ecs_families (account_id, region, family, last_revision)"
+    " VALUES (:account_id, :region, :family, 1)"
+    " ON CONFLICT (account_id, region, family)"
+    " DO UPDATE SET last_revision = ecs_families.last_revision + 1"
+    " RETURNING last_revision"
 )
-_LAST_REVISION = select(ecs_families.c.last_revision).where(_FAMILY_KEY)
-_BUMP_REVISION = update(ecs_families).where(_FAMILY_KEY).values(last_revision=bindparam("revision"))
-_NEW_FAMILY = insert(ecs_families)
 _NEW_TASK_DEFINITION = insert(ecs_task_definitions)
 
 
@@ -59,15 +58,8 @@ def next_revision(conn: Connection, partition: Partition, family: str) -> int:
     """Hand out the family's next revision: one more than the last ever handed out, so a revision
     is never reused, even after deregistration and deletion."""
     account_id, region = partition
-    key = {"key_account_id": account_id, "key_region": region, "key_family": family}
-    last = conn.execute(_LAST_REVISION, key).scalar()
-    if last is None:
-        conn.execute(
-            _NEW_FAMILY, {"account_id": account_id, "region": region, "family": family, "last_revision": 1}
-        )
-        return 1
-    conn.execute(_BUMP_REVISION, {**key, "revision": last + 1})
-    return int(last) + 1
+    values = {"account_id": account_id, "region": region, "family": family}
+    return int(conn.execute(_NEXT_REVISION, values).scalar_one())
 
 
 def insert_task_definition(

@@ -7,7 +7,6 @@ cpu/memory to units/MiB, and adds the derived members (``compatibilities``,
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any
 
@@ -114,7 +113,8 @@ def build_task_definition(request: Document) -> Document:
     Raises :class:`~ecsbox.ecs.model.EcsRuleError` with ECS' code and message when a rule is
     broken. Example: ``cpu="1 vCPU", memory="2GB"`` with FARGATE → stored as ``"1024"`` / ``"2048"``.
     """
-    definition = {k: copy.deepcopy(v) for k, v in request.items() if k not in REQUEST_ONLY and v is not None}
+    # A shallow copy: only top-level members are rewritten below, nested ones are read.
+    definition = {k: v for k, v in request.items() if k not in REQUEST_ONLY and v is not None}
     check_family(definition.get("family", ""))
     containers: list[dict[str, Any]] = definition.get("containerDefinitions") or []
     _check_containers(containers)

@@ -1,20 +1,16 @@
 """The store: one engine, reads on demand, every write through one writer with batched transactions.
 
 SQLite has one writer. Rather than let many threads contend for it ("database is locked" is a bug),
-every write is a function queued to a single writer thread, which runs whatever has queued up in one
-transaction (each function inside its own savepoint, so one failing write does not undo the others)
-and commits once. A write's future resolves only after its commit: what a caller was told is stored,
-is stored.
+every write is a function handed to the one writer (:mod:`ecsbox.store.writer`), which runs whatever
+has queued up in one transaction and answers each caller after the commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,20 +19,26 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ecsbox.store import migrations, schema
 from ecsbox.store.errors import StoreError
+from ecsbox.store.writer import LoopWriter, ThreadWriter
 
 T = TypeVar("T")
 log = logging.getLogger("ecsbox.store")
 
-MAX_BATCH = 256
-
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling mistreats SAVEPOINT (releasing the outermost one
+    # commits); let SQLAlchemy's "begin" event issue BEGIN instead, as SQLAlchemy recommends.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 class Store:
@@ -51,10 +53,10 @@ class Store:
                 url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
-        self._queue: queue.Queue[tuple[Callable[[Connection], Any], Future[Any]] | None] = queue.Queue()
-        self._writer: threading.Thread | None = None
+        self._write: LoopWriter | ThreadWriter | None = None
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsbox-read")
         self._loop_reader: Connection | None = None
 
@@ -66,15 +68,13 @@ class Store:
             versions = migrations.migrate(self.engine.connect)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database: {exc}") from exc
-        self._writer = threading.Thread(target=self._write_loop, name="ecsbox-writer", daemon=True)
-        self._writer.start()
+        self._write = LoopWriter(self.engine) if self.is_sqlite else ThreadWriter(self.engine)
         return versions
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join(timeout=10)
-            self._writer = None
+        if self._write is not None:
+            self._write.close()
+            self._write = None
         if self._loop_reader is not None:
             self._loop_reader.close()
             self._loop_reader = None
@@ -126,68 +126,18 @@ class Store:
     # ---- writes ------------------------------------------------------------------------------
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Queue ``fn`` for the writer; resolves with its result after the commit, or raises what
-        ``fn`` raised (its savepoint is rolled back; other writes in the batch are unaffected)."""
-        future: Future[T] = Future()
-        self._queue.put((fn, future))
-        return await asyncio.wrap_future(future)
+        """Hand ``fn`` to the writer; resolves with its result after the commit, or raises what
+        ``fn`` raised (its changes are rolled back; other writes in the batch are unaffected).
+        ``fn`` must only touch the connection: it runs inside the writer's transaction."""
+        result: T = await self._writer().submit(fn)
+        return result
 
     def write_now(self, fn: Callable[[Connection], T]) -> T:
-        """A write from a thread that is not the event loop's (start-up, tests)."""
-        future: Future[T] = Future()
-        self._queue.put((fn, future))
-        return future.result()
+        """A write from outside the event loop (start-up, shutdown, tests)."""
+        result: T = self._writer().run_now(fn)
+        return result
 
-    def _write_loop(self) -> None:
-        conn = self.engine.connect()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    return
-                batch = [item]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        self._queue.put(None)
-                        break
-                    batch.append(nxt)
-                conn = self._run_batch(conn, batch)
-        finally:
-            conn.close()
-
-    def _run_batch(
-        self, conn: Connection, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]
-    ) -> Connection:
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
-        try:
-            with conn.begin():
-                for fn, future in batch:
-                    savepoint = conn.begin_nested()
-                    try:
-                        result = fn(conn)
-                    except BaseException as exc:  # the caller gets its own error back
-                        savepoint.rollback()
-                        outcomes.append((future, False, exc))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((future, True, result))
-        except SQLAlchemyError as exc:
-            log.error("event=store_commit_failed error=%s", exc)
-            error = StoreError(f"commit failed: {exc}")
-            for _fn, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            conn.close()
-            return self.engine.connect()
-        for future, ok, value in outcomes:
-            if ok:
-                future.set_result(value)
-            elif isinstance(value, SQLAlchemyError):
-                future.set_exception(StoreError(f"write failed: {value}"))
-            else:
-                future.set_exception(value)
-        return conn
+    def _writer(self) -> LoopWriter | ThreadWriter:
+        if self._write is None:
+            raise StoreError("the store is not open")
+        return self._write

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, text, update
 
 from ecsbox.ecs.model import Document
+from ecsbox.store import Prepared
 from ecsbox.store.schema import (
     ecs_account_settings,
     ecs_capacity_providers,
@@ -23,6 +25,13 @@ from ecsbox.store.schema import (
 )
 
 Partition = tuple[str, str]  # (account_id, region)
+
+
+def _dumps(document: Any) -> str:
+    try:
+        return orjson.dumps(document).decode()
+    except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits: the exact, slow path
+        return json.dumps(document)
 
 
 def _prefix(column: Any, prefix: str | None) -> Any:
@@ -51,7 +60,8 @@ _NEXT_REVISION = text(
     " DO UPDATE SET last_revision = ecs_families.last_revision + 1"
     " RETURNING last_revision"
 )
-_NEW_TASK_DEFINITION = insert(ecs_task_definitions)
+_NEXT_REVISION_RUN = Prepared(_NEXT_REVISION)
+_NEW_TASK_DEFINITION = Prepared(insert(ecs_task_definitions))
 
 
 def next_revision(conn: Connection, partition: Partition, family: str) -> int:
@@ -59,15 +69,17 @@ def next_revision(conn: Connection, partition: Partition, family: str) -> int:
     is never reused, even after deregistration and deletion."""
     account_id, region = partition
     values = {"account_id": account_id, "region": region, "family": family}
-    return int(conn.execute(_NEXT_REVISION, values).scalar_one())
+    row = _NEXT_REVISION_RUN.first(conn, values)
+    assert row is not None  # RETURNING always answers one row
+    return int(row[0])
 
 
 def insert_task_definition(
     conn: Connection, partition: Partition, row: TaskDefinitionRow, registered_at: float
 ) -> None:
     account_id, region = partition
-    conn.execute(
-        _NEW_TASK_DEFINITION,
+    _NEW_TASK_DEFINITION.rows(
+        conn,
         {
             "account_id": account_id,
             "region": region,
@@ -75,7 +87,7 @@ def insert_task_definition(
             "revision": row.revision,
             "status": row.status,
             "registered_at": registered_at,
-            "document": json.dumps(row.document),
+            "document": _dumps(row.document),
         },
     )
 
@@ -100,7 +112,7 @@ def get_task_definition(
     found = conn.execute(query).first()
     if found is None:
         return None
-    return TaskDefinitionRow(found.family, found.revision, found.status, json.loads(found.document))
+    return TaskDefinitionRow(found.family, found.revision, found.status, orjson.loads(found.document))
 
 
 def save_task_definition(conn: Connection, partition: Partition, row: TaskDefinitionRow) -> None:
@@ -108,16 +120,18 @@ def save_task_definition(conn: Connection, partition: Partition, row: TaskDefini
     conn.execute(
         update(ecs_task_definitions)
         .where(_taskdef_partition(partition), t.family == row.family, t.revision == row.revision)
-        .values(status=row.status, document=json.dumps(row.document))
+        .values(status=row.status, document=_dumps(row.document))
     )
 
 
 @lru_cache(maxsize=16)
-def _list_statement(ascending: bool, by_family: bool, paged: bool) -> Any:
+def _list_statement(ascending: bool, by_family: bool, paged: bool) -> Prepared:
     """The ListTaskDefinitions query for one combination of options, built once."""
     t = ecs_task_definitions.c
     query = select(t.family, t.revision).where(
-        t.account_id == bindparam("account_id"), t.region == bindparam("region"), t.status == bindparam("status")
+        t.account_id == bindparam("account_id"),
+        t.region == bindparam("region"),
+        t.status == bindparam("status"),
     )
     if by_family:
         query = query.where(t.family == bindparam("family"))
@@ -133,7 +147,7 @@ def _list_statement(ascending: bool, by_family: bool, paged: bool) -> Any:
                 or_(t.family < last_family, and_(t.family == last_family, t.revision < last_revision))
             )
     order = (t.family.asc(), t.revision.asc()) if ascending else (t.family.desc(), t.revision.desc())
-    return query.order_by(*order).limit(bindparam("limit"))
+    return Prepared(query.order_by(*order).limit(bindparam("limit")))
 
 
 def list_task_definitions(
@@ -154,7 +168,7 @@ def list_task_definitions(
     if after is not None:
         values["last_family"], values["last_revision"] = after
     statement = _list_statement(ascending, bool(family), after is not None)
-    return [(name, revision) for name, revision in conn.execute(statement, values).all()]
+    return [(name, revision) for name, revision in statement.rows(conn, values)]
 
 
 def list_families(
@@ -202,21 +216,22 @@ def _cluster_key(partition: Partition, name: str) -> Any:
 
 
 # Hot reads are built once: composing a statement costs more than running it on SQLite.
-_GET_CLUSTER = select(
-    ecs_clusters.c.name, ecs_clusters.c.status, ecs_clusters.c.seq, ecs_clusters.c.document
-).where(
-    ecs_clusters.c.account_id == bindparam("account_id"),
-    ecs_clusters.c.region == bindparam("region"),
-    ecs_clusters.c.name == bindparam("name"),
+_GET_CLUSTER = Prepared(
+    select(ecs_clusters.c.name, ecs_clusters.c.status, ecs_clusters.c.seq, ecs_clusters.c.document).where(
+        ecs_clusters.c.account_id == bindparam("account_id"),
+        ecs_clusters.c.region == bindparam("region"),
+        ecs_clusters.c.name == bindparam("name"),
+    )
 )
 
 
 def get_cluster(conn: Connection, partition: Partition, name: str) -> ClusterRow | None:
     account_id, region = partition
-    found = conn.execute(_GET_CLUSTER, {"account_id": account_id, "region": region, "name": name}).first()
+    found = _GET_CLUSTER.first(conn, {"account_id": account_id, "region": region, "name": name})
     if found is None:
         return None
-    return ClusterRow(found.name, found.status, found.seq, json.loads(found.document))
+    found_name, status, seq, document = found
+    return ClusterRow(found_name, status, seq, orjson.loads(document))
 
 
 def put_cluster(
@@ -234,7 +249,7 @@ def put_cluster(
             status=status,
             created_at=now,
             seq=seq,
-            document=json.dumps(document),
+            document=_dumps(document),
         )
     )
 
@@ -243,7 +258,7 @@ def save_cluster(conn: Connection, partition: Partition, name: str, status: str,
     conn.execute(
         update(ecs_clusters)
         .where(_cluster_key(partition, name))
-        .values(status=status, document=json.dumps(document))
+        .values(status=status, document=_dumps(document))
     )
 
 
@@ -259,7 +274,7 @@ def list_clusters(
     if after_seq is not None:
         query = query.where(c.seq > after_seq)
     rows = conn.execute(query.order_by(c.seq).limit(limit))
-    return [ClusterRow(r.name, r.status, r.seq, json.loads(r.document)) for r in rows]
+    return [ClusterRow(r.name, r.status, r.seq, orjson.loads(r.document)) for r in rows]
 
 
 def clusters_using_provider(conn: Connection, partition: Partition, provider: str) -> list[str]:
@@ -269,7 +284,7 @@ def clusters_using_provider(conn: Connection, partition: Partition, provider: st
     rows = conn.execute(
         select(c.name, c.document).where(c.account_id == account_id, c.region == region, c.status == "ACTIVE")
     )
-    return [r.name for r in rows if provider in json.loads(r.document).get("capacityProviders", [])]
+    return [r.name for r in rows if provider in orjson.loads(r.document).get("capacityProviders", [])]
 
 
 # ---- capacity providers ------------------------------------------------------------------------
@@ -296,7 +311,7 @@ def get_capacity_provider(conn: Connection, partition: Partition, name: str) -> 
     ).first()
     if found is None:
         return None
-    return CapacityProviderRow(found.name, found.status, found.seq, json.loads(found.document))
+    return CapacityProviderRow(found.name, found.status, found.seq, orjson.loads(found.document))
 
 
 def put_capacity_provider(
@@ -312,7 +327,7 @@ def put_capacity_provider(
             name=name,
             status=status,
             seq=seq,
-            document=json.dumps(document),
+            document=_dumps(document),
         )
     )
 
@@ -323,7 +338,7 @@ def save_capacity_provider(
     conn.execute(
         update(ecs_capacity_providers)
         .where(_provider_key(partition, name))
-        .values(status=status, document=json.dumps(document))
+        .values(status=status, document=_dumps(document))
     )
 
 
@@ -335,7 +350,7 @@ def list_capacity_providers(conn: Connection, partition: Partition) -> list[Capa
         .where(p.account_id == account_id, p.region == region)
         .order_by(p.seq)
     )
-    return [CapacityProviderRow(r.name, r.status, r.seq, json.loads(r.document)) for r in rows]
+    return [CapacityProviderRow(r.name, r.status, r.seq, orjson.loads(r.document)) for r in rows]
 
 
 # ---- account settings --------------------------------------------------------------------------
@@ -380,7 +395,7 @@ def delete_account_setting(conn: Connection, partition: Partition, principal_key
 # ---- tags --------------------------------------------------------------------------------------
 
 
-_GET_TAGS = (
+_GET_TAGS = Prepared(
     select(tags.c.key, tags.c.value)
     .where(tags.c.resource_arn == bindparam("resource_arn"))
     .order_by(tags.c.seq, tags.c.key)
@@ -388,8 +403,8 @@ _GET_TAGS = (
 
 
 def get_tags(conn: Connection, resource_arn: str) -> list[dict[str, str]]:
-    rows = conn.execute(_GET_TAGS, {"resource_arn": resource_arn})
-    return [{"key": r.key, "value": r.value} for r in rows]
+    rows = _GET_TAGS.rows(conn, {"resource_arn": resource_arn})
+    return [{"key": key, "value": value} for key, value in rows]
 
 
 def put_tags(conn: Connection, resource_arn: str, new_tags: Sequence[dict[str, str]]) -> None:

@@ -38,7 +38,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    conn.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
 
 
 class Store:
@@ -54,8 +54,13 @@ class Store:
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
+            # Reads need no BEGIN: on SQLite every write runs on the event loop, so no commit can
+            # land in the middle of a read function that runs there too.
+            self.read_engine: Engine = create_engine(url, connect_args={"check_same_thread": False})
+            event.listen(self.read_engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            self.read_engine = self.engine
         self._write: LoopWriter | ThreadWriter | None = None
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecsbox-read")
         self._loop_reader: Connection | None = None
@@ -80,6 +85,7 @@ class Store:
             self._loop_reader = None
         self._readers.shutdown(wait=True)
         self.engine.dispose()
+        self.read_engine.dispose()
 
     async def reset(self) -> None:
         """Wipe every capability's state (tests call this between cases); the schema and the
@@ -106,7 +112,7 @@ class Store:
         """A read on the calling thread (the event loop's own connection for SQLite)."""
         try:
             if self._loop_reader is None:
-                self._loop_reader = self.engine.connect()
+                self._loop_reader = self.read_engine.connect()
             conn = self._loop_reader
             try:
                 return fn(conn)
@@ -118,7 +124,7 @@ class Store:
 
     def _read_in_thread(self, fn: Callable[[Connection], T]) -> T:
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn:  # in a transaction: a snapshot, even across commits
                 return fn(conn)
         except SQLAlchemyError as exc:
             raise StoreError(f"read failed: {exc}") from exc

@@ -102,3 +102,26 @@ def test_an_older_schema_runs_its_steps(tmp_path: Path, monkeypatch: pytest.Monk
     assert again.open() == (next_version - 1, next_version)
     assert ran == [next_version]
     again.close()
+
+
+def test_prepared_statements_run_like_core_ones(tmp_path: Path) -> None:
+    from sqlalchemy import bindparam, insert
+
+    from ecsbox.store import Prepared
+
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    store.open()
+    add = Prepared(insert(schema.tags))
+    page = Prepared(
+        select(schema.tags.c.key)
+        .where(schema.tags.c.resource_arn == bindparam("arn"))
+        .order_by(schema.tags.c.key)
+        .limit(bindparam("limit"))
+    )
+    for key in ("b", "a", "c"):
+        store.write_now(
+            lambda c, key=key: add.rows(c, {"resource_arn": "arn:x", "key": key, "value": "v", "seq": 0})
+        )
+    assert store.read_now(lambda c: page.rows(c, {"arn": "arn:x", "limit": 2})) == [("a",), ("b",)]
+    assert store.read_now(lambda c: page.first(c, {"arn": "arn:y", "limit": 2})) is None
+    store.close()

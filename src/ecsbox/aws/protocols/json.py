@@ -11,6 +11,8 @@ import datetime
 import json
 from typing import Any
 
+import orjson
+
 from ecsbox.aws.errors import AwsError, MalformedRequest
 from ecsbox.aws.http import HttpRequest, HttpResponse
 from ecsbox.aws.protocols.base import Protocol, error_info, query_error_header
@@ -54,8 +56,15 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+
+
 def dump_json(document: Any) -> bytes:
-    return json.dumps(document, default=json_default, separators=(",", ":")).encode()
+    """Compact JSON; datetimes become epoch seconds (through ``json_default``), as AWS sends them."""
+    try:
+        return orjson.dumps(document, default=json_default, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer past 64 bits: the slow, exact path
+        return json.dumps(document, default=json_default, separators=(",", ":")).encode()
 
 
 def load_json_object(body: bytes) -> dict[str, Any]:
@@ -63,8 +72,13 @@ def load_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as exc:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses what Python's parser takes (integers past 64 bits): ask it too
+            document = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedRequest(f"Request body is not valid JSON: {exc}") from None
+    except RecursionError as exc:
         raise MalformedRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise MalformedRequest("Request body must be a JSON object")

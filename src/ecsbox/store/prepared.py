@@ -48,7 +48,7 @@ class Prepared:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.execute(sql, args)
-                rows: list[Row] = cursor.fetchall() if cursor.description else []
+                rows: list[Row] = list(cursor.fetchall()) if cursor.description else []
                 return rows
             finally:
                 cursor.close()

@@ -28,6 +28,7 @@ from ecsbox.config import Settings
 from ecsbox.console import OperatorEndpoints
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import ScaledClock
+from ecsbox.core.lag import LoopLagMonitor
 from ecsbox.store import Store, schema
 
 log = logging.getLogger("ecsbox")
@@ -43,6 +44,7 @@ class Ecsbox:
     bus: Bus
     registry: ServiceRegistry
     asgi: EcsboxAsgi
+    lag: LoopLagMonitor
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -58,6 +60,7 @@ class Ecsbox:
             "botocore": botocore.__version__,
             "pid": os.getpid(),
             "time_scale": self.settings.time_scale,
+            "event_loop_lag": self.lag.summary(),
             "services": services,
         }
 
@@ -104,7 +107,7 @@ def build(settings: Settings) -> Ecsbox:
         reset=store.reset if settings.allow_reset else None,
     )
     asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)
-    box = Ecsbox(settings, store, clock, bus, registry, asgi)
+    box = Ecsbox(settings, store, clock, bus, registry, asgi, LoopLagMonitor())
     return box
 
 
@@ -198,11 +201,12 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
             await asyncio.sleep(60)
             await asyncio.to_thread(box.remember_clock)
 
-    task = asyncio.create_task(remember_clock_every_minute())
+    tasks = [asyncio.create_task(remember_clock_every_minute()), asyncio.create_task(box.lag.run())]
     try:
         await server.serve(sockets=sockets)
     finally:
-        task.cancel()
+        for task in tasks:
+            task.cancel()
 
 
 def _has_uvloop() -> bool:

@@ -52,7 +52,7 @@ ATTRIBUTE_ORDER = (
 
 def is_ecr_image(image: str) -> bool:
     """``123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1`` → True; ``nginx`` → False."""
-    return bool(ECR_IMAGE_RE.match(image or ""))
+    return ".dkr.ecr" in (image or "") and bool(ECR_IMAGE_RE.match(image))
 
 
 def _containers(definition: Document) -> list[dict[str, Any]]:

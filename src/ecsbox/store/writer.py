@@ -59,15 +59,15 @@ def run_batch(
                     continue
                 # Plain SQL savepoints (the same in SQLite and PostgreSQL): begin_nested() would
                 # compile two statements for every write.
-                conn.exec_driver_sql("SAVEPOINT ecsbox_write")
+                _plain_sql(conn, "SAVEPOINT ecsbox_write")
                 try:
                     result = fn(conn)
                 except Exception as exc:
-                    conn.exec_driver_sql("ROLLBACK TO SAVEPOINT ecsbox_write")
-                    conn.exec_driver_sql("RELEASE SAVEPOINT ecsbox_write")
+                    _plain_sql(conn, "ROLLBACK TO SAVEPOINT ecsbox_write")
+                    _plain_sql(conn, "RELEASE SAVEPOINT ecsbox_write")
                     outcomes.append((False, _as_store_error(exc)))
                 else:
-                    conn.exec_driver_sql("RELEASE SAVEPOINT ecsbox_write")
+                    _plain_sql(conn, "RELEASE SAVEPOINT ecsbox_write")
                     outcomes.append((True, result))
     except _RollBack:
         return conn, outcomes
@@ -77,6 +77,14 @@ def run_batch(
         error = StoreError(f"commit failed: {exc}")
         return engine.connect(), [(False, error)] * len(batch)
     return conn, outcomes
+
+
+def _plain_sql(conn: Connection, sql: str) -> None:
+    """A statement with no parameters, straight on the driver where that is SQLite."""
+    if conn.dialect.name == "sqlite":
+        conn.connection.dbapi_connection.execute(sql)  # type: ignore[union-attr]
+    else:
+        conn.exec_driver_sql(sql)
 
 
 class _RollBack(Exception):

@@ -1,0 +1,41 @@
+"""The container-runtime port and its backends."""
+
+from ecsbox.runtime.port import (
+    ContainerNotFound,
+    ContainerSpec,
+    ContainerStartFailed,
+    ContainerState,
+    ContainerStats,
+    EngineInfo,
+    HealthCheck,
+    ImagePullFailed,
+    LogConfig,
+    Mount,
+    PortBinding,
+    PublishedPort,
+    Runtime,
+    RuntimeEvent,
+    RuntimeFailure,
+    RuntimeUnavailable,
+    Ulimit,
+)
+
+__all__ = [
+    "ContainerNotFound",
+    "ContainerSpec",
+    "ContainerStartFailed",
+    "ContainerState",
+    "ContainerStats",
+    "EngineInfo",
+    "HealthCheck",
+    "ImagePullFailed",
+    "LogConfig",
+    "Mount",
+    "PortBinding",
+    "PublishedPort",
+    "Runtime",
+    "RuntimeEvent",
+    "RuntimeFailure",
+    "RuntimeUnavailable",
+    "Ulimit",
+]

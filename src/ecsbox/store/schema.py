@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -92,6 +93,48 @@ ecs_capacity_providers = Table(
     UniqueConstraint("account_id", "region", "name", name="uq_ecs_capacity_providers"),
 )
 
+# Tasks: the Task document as DescribeTasks returns it, plus what ecsbox keeps to run it
+# (container ids, the network) in ``runtime``. Stopped tasks stay an hour, then are removed.
+ecs_tasks = Table(
+    "ecs_tasks",
+    metadata,
+    Column("task_arn", String(512), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster", String(255), nullable=False),
+    Column("task_id", String(64), nullable=False),
+    Column("desired_status", String(32), nullable=False),
+    Column("last_status", String(32), nullable=False),
+    Column("service_name", String(255), nullable=True),
+    Column("started_by", String(128), nullable=True),
+    Column("group_name", String(255), nullable=True),
+    Column("family", String(255), nullable=False),
+    Column("launch_type", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("stopped_wall", Float, nullable=True),  # wall-clock time it reached STOPPED (for expiry)
+    Column("document", Text, nullable=False),
+    Column("runtime", Text, nullable=False),
+    Index("ix_ecs_tasks_cluster", "account_id", "region", "cluster", "desired_status"),
+    Index("ix_ecs_tasks_service", "account_id", "region", "cluster", "service_name"),
+    Index("ix_ecs_tasks_active", "last_status"),
+)
+
+# Services: the Service document as DescribeServices returns it, plus the scheduler's own state.
+ecs_services = Table(
+    "ecs_services",
+    metadata,
+    Column("service_arn", String(512), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("cluster", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("status", String(32), nullable=False),  # ACTIVE | DRAINING | INACTIVE
+    Column("created_at", Float, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("scheduler", Text, nullable=False),
+    Index("ix_ecs_services_cluster", "account_id", "region", "cluster", "name"),
+)
+
 # Account settings: principal_arn "" holds the account default (PutAccountSettingDefault).
 ecs_account_settings = Table(
     "ecs_account_settings",
@@ -101,4 +144,64 @@ ecs_account_settings = Table(
     Column("principal_arn", String(1024), primary_key=True),
     Column("name", String(128), primary_key=True),
     Column("value", String(256), nullable=False),
+)
+
+# ---- SSM Parameter Store and Secrets Manager (ecsbox.secrets) ----------------------------------
+
+# One row per parameter. ``key`` is the name without its leading slash (the part its ARN carries),
+# so ``/app-param`` and ``app-param`` are one parameter, as on AWS; ``name`` is the name as created.
+ssm_parameters = Table(
+    "ssm_parameters",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("key", String(2048), primary_key=True),
+    Column("name", String(2048), nullable=False),
+    Column("version", BigInteger, nullable=False),  # the current (latest) version
+    Column("document", Text, nullable=False),  # metadata: Type, KeyId, Description, Tier, DataType, ...
+)
+
+# Every kept version of every parameter, with its value. SecureString values are stored as given
+# (ecsbox has no KMS); they are never logged.
+ssm_parameter_versions = Table(
+    "ssm_parameter_versions",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("key", String(2048), primary_key=True),
+    Column("version", BigInteger, primary_key=True),
+    Column("type", String(16), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("modified_at", Float, nullable=False),
+    Column("modified_by", String(1024), nullable=False),
+    Column("data_type", String(128), nullable=False),
+)
+
+sm_secrets = Table(
+    "sm_secrets",
+    metadata,
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("arn", String(1024), nullable=False, unique=True),
+    Column("seq", BigInteger, nullable=False),  # creation order, for ListSecrets paging
+    Column("created_at", Float, nullable=False),
+    Column("last_changed_at", Float, nullable=False),
+    Column("last_accessed_at", Float, nullable=True),  # a day, as AWS records it
+    Column("deletion_date", Float, nullable=True),  # set while scheduled for deletion
+    Column("document", Text, nullable=False),  # Description, KmsKeyId
+    UniqueConstraint("account_id", "region", "name", name="uq_sm_secrets"),
+)
+
+# Versions of a secret, keyed by the secret's ARN (a force-deleted and recreated name gets a new ARN).
+sm_secret_versions = Table(
+    "sm_secret_versions",
+    metadata,
+    Column("secret_arn", String(1024), primary_key=True),
+    Column("version_id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # creation order within the secret
+    Column("created_at", Float, nullable=False),
+    Column("stages", Text, nullable=False),  # JSON list of staging labels
+    Column("secret_string", Text, nullable=True),
+    Column("secret_binary", LargeBinary, nullable=True),
 )

@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from ecsbox.console import OperatorEndpoints
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import ScaledClock
 from ecsbox.core.lag import LoopLagMonitor
+from ecsbox.runtime import Runtime, RuntimeFailure
+from ecsbox.secrets import register as register_secrets
 from ecsbox.store import Store, schema
 
 log = logging.getLogger("ecsbox")
@@ -45,6 +48,9 @@ class Ecsbox:
     registry: ServiceRegistry
     asgi: EcsboxAsgi
     lag: LoopLagMonitor
+    agent: ecs.TaskAgent
+    scheduler: ecs.ServiceScheduler
+    server_id: str
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -61,6 +67,7 @@ class Ecsbox:
             "pid": os.getpid(),
             "time_scale": self.settings.time_scale,
             "event_loop_lag": self.lag.summary(),
+            "container_runtime": self.settings.runtime if self.agent.runtime is not None else "unavailable",
             "services": services,
         }
 
@@ -94,7 +101,12 @@ def build(settings: Settings) -> Ecsbox:
     clock = ScaledClock(_clock_origin(store, wall_now), wall_now, settings.time_scale)
     bus = Bus()
     registry = ServiceRegistry()
-    ecs.register(registry, store, clock)
+    server_id = _server_id(store)
+    runtime = _make_runtime(settings, clock)
+    agent = ecs.TaskAgent(store, runtime, clock, bus, server_id, _pause_image_provider(runtime))
+    scheduler = ecs.ServiceScheduler(store, clock, bus, agent.wake)
+    ecs.register(registry, store, clock, agent.wake, scheduler.wake)
+    register_secrets(registry, store, clock)
     authenticator = Authenticator(
         settings.default_account_id,
         settings.default_region,
@@ -104,11 +116,65 @@ def build(settings: Settings) -> Ecsbox:
     box: Ecsbox
     operator = OperatorEndpoints(
         health=lambda: box.health(),
-        reset=store.reset if settings.allow_reset else None,
+        reset=_resetter(store, agent) if settings.allow_reset else None,
     )
     asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)
-    box = Ecsbox(settings, store, clock, bus, registry, asgi, LoopLagMonitor())
+    box = Ecsbox(settings, store, clock, bus, registry, asgi, LoopLagMonitor(), agent, scheduler, server_id)
     return box
+
+
+def _server_id(store: Store) -> str:
+    """This data directory's server id, made on first use: it labels every container ecsbox starts."""
+    key = "server_id"
+    row = store.read_now(
+        lambda c: c.execute(select(schema.meta.c.value).where(schema.meta.c.key == key)).first()
+    )
+    if row:
+        return str(row[0])
+    server_id = secrets.token_hex(16)
+    store.write_now(lambda c: c.execute(schema.meta.insert().values(key=key, value=server_id)))
+    return server_id
+
+
+def _make_runtime(settings: Settings, clock: ScaledClock) -> Runtime | None:
+    if settings.runtime == "none":
+        return None
+    if settings.runtime == "simulated":
+        from ecsbox.runtime.simulated import SimulatedRuntime
+
+        return SimulatedRuntime(clock)
+    from ecsbox.runtime.docker import DockerRuntime
+
+    return DockerRuntime()
+
+
+def _pause_image_provider(runtime: Runtime | None) -> Callable[[], Awaitable[str]]:
+    """The awsvpc pause image, built on the engine once and then remembered."""
+    built: list[str] = []
+    lock = asyncio.Lock()
+
+    async def pause_image() -> str:
+        if built:
+            return built[0]
+        async with lock:
+            if not built:
+                from ecsbox.runtime.docker import DockerRuntime
+                from ecsbox.runtime.pause import ensure_pause_image
+
+                built.append(
+                    await ensure_pause_image(runtime) if isinstance(runtime, DockerRuntime) else "pause"
+                )
+        return built[0]
+
+    return pause_image
+
+
+def _resetter(store: Store, agent: ecs.TaskAgent) -> Callable[[], Awaitable[None]]:
+    async def reset() -> None:
+        await store.reset()
+        await agent.remove_all_containers()
+
+    return reset
 
 
 def loopback_sockets(port: int) -> list[socket.socket]:
@@ -178,6 +244,21 @@ def serve(settings: Settings) -> None:
         log.info("event=stopped")
 
 
+async def _check_runtime(box: Ecsbox) -> None:
+    """Tasks need a container engine; without one the control plane still serves, and tasks stop
+    with the reason."""
+    runtime = box.agent.runtime
+    if runtime is None:
+        return
+    try:
+        info = await runtime.info()
+    except RuntimeFailure as exc:
+        log.warning("event=no_container_engine error=%s", exc)
+        box.agent.runtime = None
+        return
+    log.info("event=container_engine name=%s version=%s cpus=%s", info.name, info.version, info.cpus)
+
+
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its graceful shutdown, which would end the process before
     ecsbox has closed its store; here a signal only asks the server to stop."""
@@ -201,12 +282,21 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
             await asyncio.sleep(60)
             await asyncio.to_thread(box.remember_clock)
 
-    tasks = [asyncio.create_task(remember_clock_every_minute()), asyncio.create_task(box.lag.run())]
+    await _check_runtime(box)
+    tasks = [
+        asyncio.create_task(remember_clock_every_minute()),
+        asyncio.create_task(box.lag.run()),
+        asyncio.create_task(box.agent.run()),
+        asyncio.create_task(box.scheduler.run()),
+    ]
     try:
         await server.serve(sockets=sockets)
     finally:
         for task in tasks:
             task.cancel()
+        if box.agent.runtime is not None:
+            with suppress(Exception):
+                await box.agent.runtime.close()
 
 
 def _has_uvloop() -> bool:

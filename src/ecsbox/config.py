@@ -33,6 +33,8 @@ class Settings:
     # extra Host header names accepted besides localhost, 127.0.0.1 and [::1]
     allowed_hosts: tuple[str, ...] = ()
     log_level: str = "info"
+    # where tasks run: "docker" (the local engine, or DOCKER_HOST), "simulated" (in memory), "none"
+    runtime: str = "docker"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

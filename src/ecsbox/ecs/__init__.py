@@ -1,6 +1,8 @@
 """Amazon ECS: the control plane (task definitions, clusters, capacity providers, account
-settings, tags). Other packages use only what is named here."""
+settings, tags), tasks and the agent that runs them. Other packages use only what is named here."""
 
+from ecsbox.ecs.agent import TASK_CHANGED, TaskAgent
 from ecsbox.ecs.api import operations, register
+from ecsbox.ecs.scheduler import ServiceScheduler
 
-__all__ = ["operations", "register"]
+__all__ = ["TASK_CHANGED", "ServiceScheduler", "TaskAgent", "operations", "register"]

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ecsbox.core.clock import Clock
 from ecsbox.ecs.capacity_providers import CapacityProviders
 from ecsbox.ecs.clusters import Clusters
 from ecsbox.ecs.handling import Deps, Handler
+from ecsbox.ecs.services import Services
 from ecsbox.ecs.settings import AccountSettings
 from ecsbox.ecs.tagging import Tagging
 from ecsbox.ecs.taskdefs import TaskDefinitions
+from ecsbox.ecs.tasks import Tasks
 from ecsbox.store import Store
 
 
@@ -19,9 +22,21 @@ class Registry(Protocol):
     def register(self, service: str, operation: str, handler: Any) -> None: ...
 
 
-def operations(store: Store, clock: Clock) -> dict[str, Handler]:
-    """Every ECS operation ecsbox implements, bound to its dependencies."""
+def _no_agent(task_arn: str) -> None:
+    """Without a task agent (tests of the control plane alone) tasks are only recorded."""
+
+
+def operations(
+    store: Store,
+    clock: Clock,
+    wake: Callable[[str], None] = _no_agent,
+    wake_service: Callable[[str], None] = _no_agent,
+) -> dict[str, Handler]:
+    """Every ECS operation ecsbox implements, bound to its dependencies. ``wake`` tells the task
+    agent that a task changed, ``wake_service`` the service scheduler that a service did."""
     deps = Deps(store=store, clock=clock)
+    tasks = Tasks(deps, wake)
+    services = Services(deps, wake_service)
     task_definitions = TaskDefinitions(deps)
     clusters = Clusters(deps)
     providers = CapacityProviders(deps)
@@ -52,10 +67,25 @@ def operations(store: Store, clock: Clock) -> dict[str, Handler]:
         "TagResource": tagging.tag,
         "UntagResource": tagging.untag,
         "ListTagsForResource": tagging.list,
+        "RunTask": tasks.run,
+        "StopTask": tasks.stop,
+        "DescribeTasks": tasks.describe,
+        "ListTasks": tasks.list,
+        "CreateService": services.create,
+        "UpdateService": services.update,
+        "DeleteService": services.delete,
+        "DescribeServices": services.describe,
+        "ListServices": services.list,
     }
 
 
-def register(registry: Registry, store: Store, clock: Clock) -> None:
+def register(
+    registry: Registry,
+    store: Store,
+    clock: Clock,
+    wake: Callable[[str], None] = _no_agent,
+    wake_service: Callable[[str], None] = _no_agent,
+) -> None:
     """Register every ECS operation with the wire layer's registry."""
-    for operation, handler in operations(store, clock).items():
+    for operation, handler in operations(store, clock, wake, wake_service).items():
         registry.register("ecs", operation, handler)

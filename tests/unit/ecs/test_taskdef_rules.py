@@ -121,7 +121,7 @@ def test_host_mode_ports_must_match() -> None:
 
 
 def test_package_surface() -> None:
-    assert ecsbox.ecs.__all__ == ["operations", "register"]
+    assert ecsbox.ecs.__all__ == ["TASK_CHANGED", "ServiceScheduler", "TaskAgent", "operations", "register"]
     registered: list[str] = []
 
     class Registry:
@@ -130,4 +130,4 @@ def test_package_surface() -> None:
             registered.append(operation)
 
     ecsbox.ecs.register(Registry(), store=None, clock=None)  # type: ignore[arg-type]
-    assert len(registered) == 24 and "RegisterTaskDefinition" in registered
+    assert len(registered) == 33 and {"RegisterTaskDefinition", "RunTask", "CreateService"} <= set(registered)

@@ -1,0 +1,635 @@
+"""The task agent: makes each task's containers match what the store says, as the ECS agent does.
+
+Level-triggered. Each task that is not yet STOPPED gets one driver at a time, which compares the
+task (desired and last status) with its containers as the runtime reports them and takes the next
+step: provision the network, pull, create and start the containers, watch them, stop them. A
+driver runs when a task changes (RunTask, StopTask), when the runtime reports an event for one of
+its containers, and on a periodic pass that is the safety net. After a restart of ecsbox the same
+pass adopts running tasks and finishes or restarts the ones it left half-way.
+
+Every container carries labels naming this server and the task, so containers of another ecsbox on
+the same engine are never touched, and a container whose task ecsbox no longer knows is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ecsbox.core.bus import Bus
+from ecsbox.core.clock import Clock
+from ecsbox.ecs import task_repo
+from ecsbox.ecs.task_repo import TaskRecord
+from ecsbox.ecs.task_state import (
+    ACTIVATING,
+    DEACTIVATING,
+    DEPROVISIONING,
+    ESSENTIAL_CONTAINER_EXITED,
+    ESSENTIAL_EXITED_REASON,
+    PENDING,
+    PROVISIONING,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    TASK_FAILED_TO_START,
+    is_past,
+    observe,
+    task_health,
+)
+from ecsbox.ecs.tasks import mark_stopping
+from ecsbox.ecs.taskspec import (
+    LABEL_SERVER,
+    LABEL_TASK_ARN,
+    PlannedContainer,
+    TaskIdentity,
+    TaskPlan,
+    plan_task,
+    start_order,
+)
+from ecsbox.runtime.port import (
+    ContainerSpec,
+    ContainerStartFailed,
+    ContainerState,
+    ImagePullFailed,
+    Runtime,
+    RuntimeFailure,
+)
+from ecsbox.store import Store
+
+log = logging.getLogger("ecsbox.ecs.agent")
+
+RECONCILE_EVERY_S = 5.0
+STOPPED_TASK_KEPT_S = 3600.0  # stopped tasks stay describable for about an hour (wall clock)
+START_POLL_S = 0.2
+DEFAULT_START_TIMEOUT_S = 180.0  # the agent's ECS_CONTAINER_START_TIMEOUT on Linux
+
+TASK_CHANGED = "ecs.task.changed"  # bus topic: {"task_arn", "last_status", "desired_status", ...}
+
+PauseImage = Callable[[], Awaitable[str]]
+
+
+class TaskFailed(Exception):
+    """A task that cannot be started: its stop code and the reason ECS gives."""
+
+    def __init__(self, stop_code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.stop_code = stop_code
+        self.reason = reason
+
+
+class TaskAgent:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime | None,
+        clock: Clock,
+        bus: Bus,
+        server_id: str,
+        pause_image: PauseImage,
+        base_environment: Callable[[TaskRecord], dict[str, str]] | None = None,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.clock = clock
+        self.bus = bus
+        self.server_id = server_id
+        self.network = f"ecsbox-{server_id[:12]}"
+        self.pause_image = pause_image
+        self.base_environment = base_environment or default_environment
+        self._drivers: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ---- entry points ------------------------------------------------------------------------
+
+    def wake(self, task_arn: str) -> None:
+        """Something about this task changed: drive it now (or again, once its driver is done)."""
+        if task_arn in self._drivers:
+            self._again.add(task_arn)
+            return
+        try:
+            driver = asyncio.get_running_loop().create_task(self._drive(task_arn))
+        except RuntimeError:  # no loop (a handler called from a test without one): the pass will do
+            return
+        self._drivers[task_arn] = driver
+
+    async def run(self) -> None:
+        """Reconcile now and every few seconds; follow the runtime's events meanwhile."""
+        if self.runtime is not None:
+            events = asyncio.create_task(self._follow_events())
+            self._background.add(events)
+        try:
+            while True:
+                try:
+                    await self.reconcile()
+                except Exception:  # the safety net must keep running
+                    log.exception("event=reconcile_failed")
+                await asyncio.sleep(RECONCILE_EVERY_S)
+        finally:
+            for task in list(self._background) + list(self._drivers.values()):
+                task.cancel()
+
+    async def reconcile(self) -> None:
+        """One level-triggered pass: drive every unfinished task, remove orphans and expired tasks."""
+        unfinished = await self.store.read(task_repo.unfinished_tasks)
+        for record in unfinished:
+            self.wake(record.task_arn)
+        if self.runtime is None:
+            return
+        known = await self.store.read(task_repo.all_task_arns)
+        for state in await self.runtime.list({LABEL_SERVER: self.server_id}):
+            if state.labels.get(LABEL_TASK_ARN) not in known:
+                log.info("event=orphan_removed container=%s", state.name)
+                await self._remove_quietly(state.id)
+        cutoff = time.time() - STOPPED_TASK_KEPT_S
+        expired: list[TaskRecord] = await self.store.read(lambda conn: task_repo.expired_tasks(conn, cutoff))
+        for record in expired:
+            await self._remove_containers(record)
+            await self.store.write(functools.partial(task_repo.delete_task, task_arn=record.task_arn))
+
+    async def remove_all_containers(self) -> None:
+        """Remove every container of this server (state reset)."""
+        if self.runtime is None:
+            return
+        for state in await self.runtime.list({LABEL_SERVER: self.server_id}):
+            await self._remove_quietly(state.id)
+
+    # ---- one task ----------------------------------------------------------------------------
+
+    async def _drive(self, task_arn: str) -> None:
+        try:
+            while True:
+                self._again.discard(task_arn)
+                try:
+                    await self._step(task_arn)
+                except Exception:
+                    log.exception("event=task_step_failed task=%s", task_arn)
+                if task_arn not in self._again:
+                    return
+        finally:
+            self._drivers.pop(task_arn, None)
+
+    async def _step(self, task_arn: str) -> None:
+        record = await self.store.read(lambda conn: task_repo.get_task(conn, task_arn))
+        if record is None or record.last_status == STOPPED:
+            return
+        if self.runtime is None:
+            await self._fail(
+                record,
+                TASK_FAILED_TO_START,
+                "ResourceInitializationError: no container engine answers this ecsbox",
+            )
+            record = await self._load(task_arn)
+            if record is not None:
+                await self._finish_stop(record, {})
+            return
+        if record.desired_status == STOPPED:
+            await self._stop(record)
+        elif record.last_status == RUNNING:
+            await self._watch(record)
+        else:
+            await self._launch(record)
+
+    async def _load(self, task_arn: str) -> TaskRecord | None:
+        return await self.store.read(lambda conn: task_repo.get_task(conn, task_arn))
+
+    async def _update(self, task_arn: str, change: Callable[[TaskRecord], bool | None]) -> TaskRecord | None:
+        def changed(record: TaskRecord) -> bool | None:
+            before = (record.last_status, record.desired_status)
+            result = change(record)
+            if result is not False:
+                record.document["version"] = int(record.document.get("version", 1)) + 1
+                if (record.last_status, record.desired_status) != before:
+                    record.document["lastStatus"] = record.last_status
+                    record.document["desiredStatus"] = record.desired_status
+            return result
+
+        record = await self.store.write(lambda conn: task_repo.mutate_task(conn, task_arn, changed))
+        if record is not None:
+            await self.bus.publish(
+                TASK_CHANGED,
+                {
+                    "task_arn": task_arn,
+                    "last_status": record.last_status,
+                    "desired_status": record.desired_status,
+                    "service_name": record.service_name,
+                    "cluster": record.cluster,
+                    "account_id": record.account_id,
+                    "region": record.region,
+                },
+            )
+        return record
+
+    def _identity(self, record: TaskRecord) -> TaskIdentity:
+        return TaskIdentity(
+            task_arn=record.task_arn,
+            task_id=record.task_id,
+            cluster_name=record.cluster,
+            cluster_arn=record.document["clusterArn"],
+            account_id=record.account_id,
+            region=record.region,
+            server_id=self.server_id,
+            launch_type=record.launch_type,
+            network=self.network,
+        )
+
+    async def _plan(self, record: TaskRecord) -> TaskPlan:
+        definition = record.runtime["taskDefinition"]
+        return plan_task(
+            self._identity(record),
+            definition,
+            record.document.get("overrides") or {},
+            await self.pause_image()
+            if definition.get("networkMode") == "awsvpc" or record.launch_type == "FARGATE"
+            else "",
+            self.base_environment(record),
+        )
+
+    # ---- launching ---------------------------------------------------------------------------
+
+    async def _launch(self, record: TaskRecord) -> None:
+        assert self.runtime is not None
+        # A launch left half-way (ecsbox restarted) starts again from a clean slate.
+        await self._remove_containers(record)
+        try:
+            plan = await self._plan(record)
+            pause_id, pause_state = await self._provision(record, plan)
+            await self._pull(record, plan)
+            container_ids = await self._start_containers(record, plan, pause_id)
+        except TaskFailed as failure:
+            await self._fail(record, failure.stop_code, failure.reason)
+            self.wake(record.task_arn)
+            return
+        await self._mark_running(record.task_arn, plan, pause_id, pause_state, container_ids)
+
+    async def _provision(
+        self, record: TaskRecord, plan: TaskPlan
+    ) -> tuple[str | None, ContainerState | None]:
+        assert self.runtime is not None
+        if plan.pause is None:
+            await self._update(record.task_arn, lambda r: _set_status(r, PENDING))
+            return None, None
+        try:
+            await self.runtime.ensure_network(self.network, {LABEL_SERVER: self.server_id})
+            pause_id = await self.runtime.create(plan.pause)
+            await self._remember(record.task_arn, "pause", pause_id)
+            await self.runtime.start(pause_id)
+            state = await self.runtime.inspect(pause_id)
+        except RuntimeFailure as exc:
+            raise TaskFailed(TASK_FAILED_TO_START, f"ResourceInitializationError: {exc}") from exc
+        address = state.ip_address if state else None
+
+        def provisioned(r: TaskRecord) -> None:
+            _set_status(r, PENDING)
+            r.document["attachments"] = [eni_attachment(r, address)]
+            r.document["connectivity"] = "CONNECTED"
+            r.document["connectivityAt"] = self.clock.now()
+
+        await self._update(record.task_arn, provisioned)
+        return pause_id, state
+
+    async def _pull(self, record: TaskRecord, plan: TaskPlan) -> None:
+        assert self.runtime is not None
+        await self._update(
+            record.task_arn, lambda r: _set_status(r, ACTIVATING, pullStartedAt=self.clock.now())
+        )
+        for container in plan.containers:
+            try:
+                await self.runtime.ensure_image(container.spec.image)
+            except ImagePullFailed as exc:
+                raise TaskFailed(
+                    TASK_FAILED_TO_START,
+                    f"CannotPullContainerError: pull image manifest has been retried 1 time(s): {exc}",
+                ) from exc
+            except RuntimeFailure as exc:
+                raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {exc}") from exc
+        await self._update(
+            record.task_arn, lambda r: r.document.__setitem__("pullStoppedAt", self.clock.now())
+        )
+
+    async def _start_containers(
+        self, record: TaskRecord, plan: TaskPlan, pause_id: str | None
+    ) -> dict[str, str]:
+        assert self.runtime is not None
+        ids: dict[str, str] = {}
+        for wave in start_order(plan.containers):
+            for container in wave:
+                await self._wait_dependencies(container, ids)
+                spec = container.spec
+                if pause_id is not None:
+                    spec = _with_network(spec, f"container:{pause_id}")
+                try:
+                    container_id = await self.runtime.create(spec)
+                    ids[container.name] = container_id
+                    await self._remember(record.task_arn, container.name, container_id)
+                    await self.runtime.start(container_id)
+                except ContainerStartFailed as exc:
+                    raise TaskFailed(TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}") from exc
+                except RuntimeFailure as exc:
+                    raise TaskFailed(TASK_FAILED_TO_START, f"CannotCreateContainerError: {exc}") from exc
+        return ids
+
+    async def _wait_dependencies(self, container: PlannedContainer, ids: dict[str, str]) -> None:
+        """Wait until every dependsOn condition holds (START, COMPLETE, SUCCESS, HEALTHY), at most
+        the container's startTimeout (wall clock: it protects the machine, not a business rule)."""
+        assert self.runtime is not None
+        deadline = time.monotonic() + (container.start_timeout_s or DEFAULT_START_TIMEOUT_S)
+        for dependency, condition in container.depends_on:
+            if dependency not in ids:
+                continue
+            while True:
+                state = await self.runtime.inspect(ids[dependency])
+                done, failed = _condition_met(condition, state)
+                if failed:
+                    raise TaskFailed(
+                        TASK_FAILED_TO_START,
+                        f"DependencyError: {dependency} did not meet condition {condition}",
+                    )
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    raise TaskFailed(
+                        TASK_FAILED_TO_START,
+                        f"ContainerRuntimeTimeoutError: {container.name} waited too long for "
+                        f"{dependency} to be {condition}",
+                    )
+                await asyncio.sleep(START_POLL_S)
+
+    async def _mark_running(
+        self,
+        task_arn: str,
+        plan: TaskPlan,
+        pause_id: str | None,
+        pause_state: ContainerState | None,
+        ids: dict[str, str],
+    ) -> None:
+        assert self.runtime is not None
+        states = {name: await self.runtime.inspect(cid) for name, cid in ids.items()}
+        now = self.clock.now()
+
+        def running(r: TaskRecord) -> None:
+            if r.desired_status == STOPPED:
+                return  # stopped while starting: the stop wins
+            _set_status(r, RUNNING)
+            r.document.setdefault("startedAt", now)
+            if "connectivity" not in r.document:
+                r.document["connectivity"] = "CONNECTED"
+                r.document["connectivityAt"] = now
+            _apply_container_states(r, plan, ids, states, pause_state)
+
+        await self._update(task_arn, running)
+        self.wake(task_arn)  # one more look: a container may already have exited
+
+    # ---- watching ----------------------------------------------------------------------------
+
+    async def _watch(self, record: TaskRecord) -> None:
+        """A RUNNING task: refresh its containers; an essential container that stopped (or is
+        gone, or the pause container holding the network) stops the task."""
+        assert self.runtime is not None
+        ids: dict[str, str] = record.runtime.get("containers", {})
+        states = {name: await self.runtime.inspect(cid) for name, cid in ids.items()}
+        pause_id = record.runtime.get("pause")
+        pause_state = await self.runtime.inspect(pause_id) if pause_id else None
+        plan = await self._plan(record)
+        essential = {c.name for c in plan.containers if c.essential}
+
+        def watched(r: TaskRecord) -> bool:
+            before = repr((r.document.get("containers"), r.document.get("healthStatus")))
+            _apply_container_states(r, plan, ids, states, pause_state)
+            exited = [n for n in essential if observe(states.get(n)).last_status == STOPPED]
+            network_lost = pause_id is not None and observe(pause_state).last_status == STOPPED
+            if (exited or network_lost) and r.desired_status != STOPPED:
+                mark_stopping(r, ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_EXITED_REASON)
+                return True
+            return before != repr((r.document.get("containers"), r.document.get("healthStatus")))
+
+        updated = await self._update(record.task_arn, watched)
+        if updated is not None and updated.desired_status == STOPPED:
+            self.wake(record.task_arn)
+
+    # ---- stopping ----------------------------------------------------------------------------
+
+    async def _stop(self, record: TaskRecord) -> None:
+        assert self.runtime is not None
+        now = self.clock.now()
+        if record.last_status == RUNNING:
+            await self._update(record.task_arn, lambda r: _set_status(r, DEACTIVATING))
+        await self._update(
+            record.task_arn,
+            lambda r: _set_status(r, STOPPING, stoppingAt=r.document.get("stoppingAt", now)),
+        )
+        ids: dict[str, str] = record.runtime.get("containers", {})
+        plan = await self._plan(record)
+        timeouts = {c.name: c.spec.stop_timeout_s or 0 for c in plan.containers}
+        # Reverse of the start order: dependents stop before what they depend on.
+        for wave in reversed(start_order(plan.containers)):
+            await asyncio.gather(
+                *(self._stop_quietly(ids[c.name], timeouts[c.name]) for c in wave if c.name in ids)
+            )
+        states = {name: await self.runtime.inspect(cid) for name, cid in ids.items()}
+        await self._update(
+            record.task_arn,
+            lambda r: _set_status(
+                r, DEPROVISIONING, executionStoppedAt=r.document.get("executionStoppedAt", now)
+            ),
+        )
+        pause_id = record.runtime.get("pause")
+        if pause_id:
+            await self._remove_quietly(pause_id)  # the pause container ignores SIGTERM: remove it outright
+        await self._finish_stop(record, states, plan)
+
+    async def _finish_stop(
+        self, record: TaskRecord, states: dict[str, ContainerState | None], plan: TaskPlan | None = None
+    ) -> None:
+        now = self.clock.now()
+        ids: dict[str, str] = record.runtime.get("containers", {})
+
+        def stopped(r: TaskRecord) -> None:
+            if plan is not None:
+                _apply_container_states(r, plan, ids, states, None)
+            for container in r.document.get("containers", []):
+                if container.get("lastStatus") != STOPPED:
+                    container["lastStatus"] = STOPPED
+            _set_status(r, STOPPED, stoppedAt=r.document.get("stoppedAt", now))
+            r.document.setdefault("executionStoppedAt", now)
+            r.stopped_wall = time.time()
+
+        await self._update(record.task_arn, stopped)
+
+    async def _fail(self, record: TaskRecord, stop_code: str, reason: str) -> None:
+        def failed(r: TaskRecord) -> None:
+            mark_stopping(r, stop_code, reason)
+            for container in r.document.get("containers", []):
+                container.setdefault("reason", reason)
+
+        await self._update(record.task_arn, failed)
+
+    # ---- runtime plumbing --------------------------------------------------------------------
+
+    async def _remember(self, task_arn: str, name: str, container_id: str) -> None:
+        """Record a container id as soon as it exists, so a crash right after leaves no stranger."""
+
+        def remember(r: TaskRecord) -> None:
+            if name == "pause":
+                r.runtime["pause"] = container_id
+            else:
+                r.runtime.setdefault("containers", {})[name] = container_id
+
+        await self.store.write(lambda conn: task_repo.mutate_task(conn, task_arn, remember))
+
+    async def _remove_containers(self, record: TaskRecord) -> None:
+        assert self.runtime is not None
+        for state in await self.runtime.list({LABEL_SERVER: self.server_id, LABEL_TASK_ARN: record.task_arn}):
+            await self._remove_quietly(state.id)
+
+    async def _stop_quietly(self, container_id: str, timeout_s: float) -> None:
+        assert self.runtime is not None
+        with contextlib.suppress(RuntimeFailure):
+            await self.runtime.stop(container_id, timeout_s)
+
+    async def _remove_quietly(self, container_id: str) -> None:
+        assert self.runtime is not None
+        with contextlib.suppress(RuntimeFailure):
+            await self.runtime.remove(container_id)
+
+    async def _follow_events(self) -> None:
+        assert self.runtime is not None
+        while True:
+            try:
+                async for event in self.runtime.events({LABEL_SERVER: self.server_id}):
+                    task_arn = event.labels.get(LABEL_TASK_ARN)
+                    if task_arn and event.action in ("die", "destroy", "health_status", "oom", "start"):
+                        self.wake(task_arn)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("event=runtime_events_failed")
+            await asyncio.sleep(1)
+
+
+# ---- pure helpers ------------------------------------------------------------------------------
+
+
+def default_environment(record: TaskRecord) -> dict[str, str]:
+    return {
+        "AWS_DEFAULT_REGION": record.region,
+        "AWS_REGION": record.region,
+        "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE" if record.launch_type == "FARGATE" else "AWS_ECS_EC2",
+    }
+
+
+def eni_attachment(record: TaskRecord, address: str | None) -> dict[str, Any]:
+    """The task's ENI as ECS reports it; the address is the pause container's on ecsbox's bridge."""
+    vpc = ((record.runtime.get("networkConfiguration") or {}).get("awsvpcConfiguration")) or {}
+    subnets = vpc.get("subnets") or ["subnet-local"]
+    details = [
+        {"name": "subnetId", "value": subnets[0]},
+        {"name": "networkInterfaceId", "value": f"eni-{record.task_id[:17]}"},
+        {"name": "macAddress", "value": "02:42:ac:11:00:02"},
+    ]
+    if address:
+        details.append({"name": "privateIPv4Address", "value": address})
+        details.append({"name": "privateDnsName", "value": f"ip-{address.replace('.', '-')}.ec2.internal"})
+    return {
+        "id": record.task_id[:8] + "-eni",
+        "type": "ElasticNetworkInterface",
+        "status": "ATTACHED",
+        "details": details,
+    }
+
+
+def _set_status(record: TaskRecord, status: str, **timestamps: Any) -> None:
+    if not is_past(record.last_status, status) or record.last_status == status:
+        record.last_status = status
+    for key, value in timestamps.items():
+        record.document[key] = value
+
+
+def _with_network(spec: ContainerSpec, network: str) -> ContainerSpec:
+    from dataclasses import replace
+
+    return replace(spec, network=network)
+
+
+def _condition_met(condition: str, state: ContainerState | None) -> tuple[bool, bool]:
+    """(met, can never be met) for a dependsOn condition on the dependency's current state."""
+    observed = observe(state)
+    if condition == "START":
+        return observed.last_status in (RUNNING, STOPPED), False
+    if condition == "COMPLETE":
+        return observed.last_status == STOPPED, False
+    if condition == "SUCCESS":
+        if observed.last_status != STOPPED:
+            return False, False
+        return observed.exit_code == 0, observed.exit_code != 0
+    if condition == "HEALTHY":
+        if observed.last_status == STOPPED:
+            return False, True
+        return observed.health == "HEALTHY", observed.health == "UNHEALTHY"
+    return True, False
+
+
+def _apply_container_states(
+    record: TaskRecord,
+    plan: TaskPlan,
+    ids: dict[str, str],
+    states: dict[str, ContainerState | None],
+    pause_state: ContainerState | None,
+) -> None:
+    essential = {c.name for c in plan.containers if c.essential}
+    checked = {c.name for c in plan.containers if c.has_health_check}
+    address = pause_state.ip_address if pause_state is not None else None
+    healths = []
+    for container in record.document.get("containers", []):
+        name = container["name"]
+        if name not in ids:
+            continue
+        state = states.get(name)
+        observed = observe(state)
+        container["runtimeId"] = ids[name]
+        container["lastStatus"] = observed.last_status
+        if observed.exit_code is not None:
+            container["exitCode"] = observed.exit_code
+        if observed.reason:
+            container["reason"] = observed.reason
+        if name in checked:
+            container["healthStatus"] = observed.health
+        if state is not None and state.image_id:
+            container["imageDigest"] = state.image_id
+        published = (
+            pause_state.ports if pause_state is not None else (state.ports if state is not None else ())
+        )
+        wanted = {int(m["containerPort"]) for m in _port_mappings(record, name)}
+        if published and wanted:
+            container["networkBindings"] = [
+                {
+                    "bindIP": p.host_ip,
+                    "containerPort": p.container_port,
+                    "hostPort": p.host_port,
+                    "protocol": p.protocol,
+                }
+                for p in published
+                if p.container_port in wanted
+            ]
+        if address:
+            container["networkInterfaces"] = [
+                {"attachmentId": record.task_id[:8] + "-eni", "privateIpv4Address": address}
+            ]
+        if name in essential:
+            healths.append(container.get("healthStatus", "UNKNOWN") if name in checked else "UNKNOWN")
+    record.document["healthStatus"] = task_health(healths)
+
+
+def _port_mappings(record: TaskRecord, container_name: str) -> list[dict[str, Any]]:
+    for container in record.runtime["taskDefinition"].get("containerDefinitions") or []:
+        if container["name"] == container_name:
+            return [m for m in container.get("portMappings") or [] if m.get("containerPort") is not None]
+    return []
+
+
+__all__ = ["PROVISIONING", "TASK_CHANGED", "TaskAgent", "TaskFailed"]

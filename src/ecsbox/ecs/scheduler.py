@@ -1,0 +1,375 @@
+"""The service scheduler: keeps each service's tasks as its deployments want them.
+
+Level-triggered and atomic: one tick of one service reads the service and its tasks, asks the pure
+rolling-update reconciler (:func:`ecsbox.ecs.deployment.plan`) what to do, and records the new
+tasks, the stop requests, the deployments' progress and the service events in ONE transaction. The
+task agent then makes the containers follow. A crash between ticks loses nothing and a tick that
+runs twice starts nothing twice, because every decision is made from what is stored.
+
+A tick runs when a service changes, when one of its tasks changes, and every second as the safety
+net. Task outcomes feed the deployment circuit breaker and the start throttle exactly once each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ecsbox.aws.context import RequestContext
+from ecsbox.core.bus import Bus
+from ecsbox.core.clock import Clock
+from ecsbox.ecs import backoff, circuit_breaker, repo, service_events, service_repo, task_repo
+from ecsbox.ecs.capacity import next_providers, shares
+from ecsbox.ecs.circuit_breaker import CircuitBreakerConfig, CircuitBreakerState, TaskOutcome
+from ecsbox.ecs.deployment import DeploymentView, ServiceView, TaskView, is_healthy, is_in_flight, plan
+from ecsbox.ecs.service_events import ServiceEvent
+from ecsbox.ecs.service_repo import ServiceRecord
+from ecsbox.ecs.services import service_arn, start_deployment
+from ecsbox.ecs.task_repo import TaskRecord
+from ecsbox.ecs.task_state import STOPPED
+from ecsbox.ecs.tasks import mark_stopping, new_task_document
+from ecsbox.store import Store
+
+log = logging.getLogger("ecsbox.ecs.scheduler")
+
+TICK_EVERY_S = 1.0
+ON_PURPOSE = {"UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}
+
+
+class ServiceScheduler:
+    def __init__(self, store: Store, clock: Clock, bus: Bus, wake_task: Callable[[str], None]) -> None:
+        self.store = store
+        self.clock = clock
+        self.wake_task = wake_task
+        self._pending: set[str] = set()
+        self._signal = asyncio.Event()
+        bus.subscribe("ecs.task.changed", self._on_task_changed)
+
+    def wake(self, service_arn_: str) -> None:
+        self._pending.add(service_arn_)
+        self._signal.set()
+
+    def _on_task_changed(self, _topic: str, event: dict[str, Any]) -> None:
+        if event.get("service_name"):
+            self.wake(
+                service_arn(event["region"], event["account_id"], event["cluster"], event["service_name"])
+            )
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._signal.wait(), TICK_EVERY_S)
+            except TimeoutError:
+                self._pending.update(await self.store.read(service_repo.live_service_arns))
+            self._signal.clear()
+            pending, self._pending = self._pending, set()
+            for arn in sorted(pending):
+                try:
+                    await self.tick(arn)
+                except Exception:
+                    log.exception("event=service_tick_failed service=%s", arn)
+
+    async def tick(self, arn: str) -> None:
+        now = self.clock.now()
+        touched = await self.store.write(lambda conn: tick_service(conn, arn, now))
+        for task_arn in touched:
+            self.wake_task(task_arn)
+
+
+# ---- one tick, inside one transaction ----------------------------------------------------------
+
+
+def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
+    """Reconcile one service; returns the task ARNs the agent must look at."""
+    record = service_repo.get_service(conn, arn)
+    if record is None or record.status == "INACTIVE":
+        return []
+    tasks = task_repo.service_tasks(conn, record.partition, record.cluster, record.name)
+    document = record.document
+    state = record.scheduler
+    messages: list[str] = []
+
+    _account_outcomes(record, tasks, now, messages)
+    _handle_trips(record, now, messages)
+
+    deployments = [d for d in document["deployments"] if d["status"] != "INACTIVE"]
+    primary = next((d for d in deployments if d["status"] == "PRIMARY"), None)
+    config = document.get("deploymentConfiguration") or {}
+    back = _backoff(state)
+    service = ServiceView(
+        service_name=record.name,
+        desired_count=int(document["desiredCount"]),
+        primary_deployment_id=primary["id"] if primary else "",
+        minimum_healthy_percent=int(config.get("minimumHealthyPercent", 100)),
+        maximum_percent=int(config.get("maximumPercent", 200)),
+        health_check_grace_period_seconds=int(document.get("healthCheckGracePeriodSeconds") or 0),
+        launch_not_before=back.launch_not_before,
+    )
+    views = [
+        DeploymentView(d["id"], d["status"], d["taskDefinition"], d["rolloutState"], float(d["createdAt"]))
+        for d in deployments
+    ]
+    task_views = [_task_view(t) for t in tasks]
+    decision = plan(service, views, task_views, now)
+
+    touched: list[str] = []
+    by_id = {t.task_id: t for t in tasks}
+    for stop in decision.to_stop:
+        task = by_id.get(stop.task_id)
+        if task is not None and task.desired_status != STOPPED:
+            mark_stopping(task, stop.stop_code, stop.reason)
+            task_repo.save_task(conn, task)
+            touched.append(task.task_arn)
+    started: list[str] = []
+    for start in decision.to_start:
+        created = _start_tasks(
+            conn, record, start.deployment_id, start.task_definition, start.count, tasks, now
+        )
+        started.extend(t.task_id for t in created)
+        touched.extend(t.task_arn for t in created)
+    if started:
+        messages.append(service_events.started_tasks(record.name, started))
+    messages.extend(decision.events)
+
+    _apply_deployments(record, decision, now)
+    if record.status == "DRAINING" and not any(is_in_flight(v) for v in task_views) and not decision.to_start:
+        record.status = "INACTIVE"
+        document["status"] = "INACTIVE"
+    _append_events(record, messages, now)
+    service_repo.save_service(conn, record)
+    return touched
+
+
+def _task_view(task: TaskRecord) -> TaskView:
+    document = task.document
+    checked = any(
+        c.get("healthCheck") and c.get("essential", True) is not False
+        for c in task.runtime["taskDefinition"].get("containerDefinitions") or []
+    )
+    return TaskView(
+        task_id=task.task_id,
+        deployment_id=task.runtime.get("deploymentId", ""),
+        last_status=task.last_status,
+        desired_status=task.desired_status,
+        health_status=document.get("healthStatus", "UNKNOWN"),
+        has_health_check=checked,
+        started_at=document.get("startedAt"),
+        created_at=task.created_at,
+        capacity_provider=document.get("capacityProviderName"),
+        availability_zone=document.get("availabilityZone"),
+    )
+
+
+def _backoff(state: dict[str, Any]) -> backoff.BackoffState:
+    saved = state.get("backoff") or {}
+    return backoff.BackoffState(int(saved.get("consecutive_start_failures", 0)), saved.get("last_failure_at"))
+
+
+def _breaker(state: dict[str, Any], deployment_id: str, config: CircuitBreakerConfig) -> CircuitBreakerState:
+    saved = state.setdefault("deployments", {}).setdefault(deployment_id, {}).get("breaker")
+    return CircuitBreakerState(**saved) if saved else circuit_breaker.initial_state(config)
+
+
+def _account_outcomes(
+    record: ServiceRecord, tasks: list[TaskRecord], now: float, messages: list[str]
+) -> None:
+    """Feed each task's news (became healthy, stopped) to the breaker and the throttle, once."""
+    state = record.scheduler
+    accounted: dict[str, str] = state.setdefault("accounted", {})
+    config = CircuitBreakerConfig.from_api(
+        (record.document.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")
+    )
+    desired = int(record.document["desiredCount"])
+    back = _backoff(state)
+    before = back
+    for task in tasks:
+        seen = accounted.get(task.task_id, "")
+        view = _task_view(task)
+        deployment_id = view.deployment_id
+        outcome: TaskOutcome | None = None
+        if "H" not in seen and task.last_status != STOPPED and is_healthy(view, now):
+            seen += "H"
+            outcome = TaskOutcome.HEALTHY
+            back = backoff.record_task_running(back)
+        elif "S" not in seen and task.last_status == STOPPED:
+            seen += "S"
+            stop_code = task.document.get("stopCode")
+            reached_running = task.document.get("startedAt") is not None
+            back = backoff.record_task_stopped(
+                back, reached_running=reached_running, stop_code=stop_code, now=now
+            )
+            if stop_code not in ON_PURPOSE:
+                outcome = TaskOutcome.FAILED_HEALTH_CHECKS if "H" in seen else TaskOutcome.FAILED_TO_START
+        accounted[task.task_id] = seen
+        if outcome is not None and deployment_id:
+            breaker = _breaker(state, deployment_id, config)
+            state["deployments"][deployment_id]["breaker"] = asdict(
+                circuit_breaker.observe(breaker, config, outcome, desired)
+            )
+    live = {t.task_id for t in tasks}
+    for task_id in [k for k in accounted if k not in live]:
+        del accounted[task_id]
+    state["backoff"] = {
+        "consecutive_start_failures": back.consecutive_start_failures,
+        "last_failure_at": back.last_failure_at,
+    }
+    if backoff.became_throttled(before, back):
+        messages.append(service_events.start_impaired(record.name))
+
+
+def _handle_trips(record: ServiceRecord, now: float, messages: list[str]) -> None:
+    """A tripped breaker fails its deployment and, with rollback, starts one back to the last
+    COMPLETED deployment."""
+    document = record.document
+    config = CircuitBreakerConfig.from_api(
+        (document.get("deploymentConfiguration") or {}).get("deploymentCircuitBreaker")
+    )
+    if not config.enable:
+        return
+    for deployment in list(document["deployments"]):
+        if deployment["status"] != "PRIMARY" or deployment["rolloutState"] != "IN_PROGRESS":
+            continue
+        breaker = _breaker(record.scheduler, deployment["id"], config)
+        deployment["failedTasks"] = breaker.failure_count
+        if breaker.status != circuit_breaker.TRIGGERED:
+            continue
+        views = [
+            DeploymentView(
+                d["id"], d["status"], d["taskDefinition"], d["rolloutState"], float(d["createdAt"])
+            )
+            for d in document["deployments"]
+        ]
+        failed = next(v for v in views if v.id == deployment["id"])
+        trip = circuit_breaker.on_trip(record.name, config, breaker, failed, views)
+        deployment["rolloutState"] = "FAILED"
+        deployment["rolloutStateReason"] = trip.failed_update.rollout_state_reason
+        deployment["updatedAt"] = now
+        messages.extend(trip.events)
+        if trip.rollback_task_definition:
+            document["taskDefinition"] = trip.rollback_task_definition
+            start_deployment(record, trip.rollback_task_definition, now, trip.rollback_reason)
+
+
+def _start_tasks(
+    conn: Connection,
+    record: ServiceRecord,
+    deployment_id: str,
+    task_definition_arn: str,
+    count: int,
+    tasks: list[TaskRecord],
+    now: float,
+) -> list[TaskRecord]:
+    document = record.document
+    ctx = RequestContext(
+        record.account_id,
+        record.region,
+        "ecs",
+        "CreateService",
+        "ecs-service-scheduler",
+        principal_arn=document.get("createdBy", ""),
+    )
+    cluster = repo.get_cluster(conn, record.partition, record.cluster)
+    family, _, revision = task_definition_arn.rsplit("/", 1)[-1].partition(":")
+    definition = repo.get_task_definition(conn, record.partition, family, int(revision))
+    if cluster is None or definition is None:
+        return []
+    strategy = shares(document.get("capacityProviderStrategy") or [])
+    if strategy:
+        in_flight: dict[str, int] = {}
+        for task in tasks:
+            if task.last_status != STOPPED and task.desired_status != STOPPED:
+                provider = task.document.get("capacityProviderName") or ""
+                in_flight[provider] = in_flight.get(provider, 0) + 1
+        providers: list[str | None] = list(next_providers(strategy, in_flight, count))
+    else:
+        providers = [None] * count
+    created = []
+    for provider in providers:
+        launch_type = document.get("launchType") or (
+            "FARGATE" if (provider or "").startswith("FARGATE") else "EC2"
+        )
+        params = {
+            "startedBy": deployment_id,
+            "group": f"service:{record.name}",
+            "networkConfiguration": document.get("networkConfiguration"),
+            "platformVersion": document.get("platformVersion")
+            if document.get("platformVersion") != "LATEST"
+            else None,
+        }
+        task_id = uuid.uuid4().hex
+        task_document = new_task_document(
+            ctx, cluster, definition.document, task_id, params, launch_type, provider, now
+        )
+        task = TaskRecord(
+            task_arn=task_document["taskArn"],
+            account_id=record.account_id,
+            region=record.region,
+            cluster=record.cluster,
+            task_id=task_id,
+            desired_status="RUNNING",
+            last_status="PROVISIONING",
+            family=definition.family,
+            launch_type=launch_type,
+            created_at=now,
+            document=task_document,
+            runtime={
+                "taskDefinition": definition.document,
+                "networkConfiguration": document.get("networkConfiguration"),
+                "deploymentId": deployment_id,
+            },
+            service_name=record.name,
+            started_by=deployment_id,
+            group_name=task_document["group"],
+        )
+        task_repo.insert_task(conn, task)
+        created.append(task)
+    return created
+
+
+def _apply_deployments(record: ServiceRecord, decision: Any, now: float) -> None:
+    document = record.document
+    by_id = {d["id"]: d for d in document["deployments"]}
+    for update in decision.deployment_updates:
+        deployment = by_id.get(update.deployment_id)
+        if deployment is None:
+            continue
+        deployment["status"] = update.status
+        deployment["rolloutState"] = update.rollout_state
+        if update.rollout_state_reason:
+            deployment["rolloutStateReason"] = update.rollout_state_reason
+        deployment["updatedAt"] = now
+        if update.rollout_state == "COMPLETED":
+            state = record.scheduler.setdefault("deployments", {}).setdefault(update.deployment_id, {})
+            if state.get("breaker"):
+                state["breaker"] = asdict(circuit_breaker.complete(CircuitBreakerState(**state["breaker"])))
+    running = pending = 0
+    for counts in decision.counts:
+        deployment = by_id.get(counts.deployment_id)
+        if deployment is None:
+            continue
+        deployment["desiredCount"] = counts.desired_count
+        deployment["runningCount"] = counts.running_count
+        deployment["pendingCount"] = counts.pending_count
+        running += counts.running_count
+        pending += counts.pending_count
+    document["deployments"] = [d for d in document["deployments"] if d["status"] != "INACTIVE"]
+    document["runningCount"] = running
+    document["pendingCount"] = pending
+
+
+def _append_events(record: ServiceRecord, messages: list[str], now: float) -> None:
+    if not messages:
+        return
+    existing = [
+        ServiceEvent(e["id"], float(e["createdAt"]), e["message"]) for e in record.document.get("events", [])
+    ]
+    events = service_events.append_events(existing, messages, now, lambda: str(uuid.uuid4()))
+    record.document["events"] = [
+        {"id": e.id, "createdAt": e.created_at, "message": e.message} for e in events
+    ]

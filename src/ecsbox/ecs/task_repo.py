@@ -1,0 +1,214 @@
+"""SQL for tasks. A task is changed only inside one write function that reads the row, applies a
+change and writes it back (:func:`mutate_task`), so the API and the agent never overwrite each
+other's changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from ecsbox.store.schema import ecs_tasks
+
+Partition = tuple[str, str]
+
+
+@dataclass
+class TaskRecord:
+    task_arn: str
+    account_id: str
+    region: str
+    cluster: str
+    task_id: str
+    desired_status: str
+    last_status: str
+    family: str
+    launch_type: str
+    created_at: float
+    document: dict[str, Any]
+    runtime: dict[str, Any] = field(default_factory=dict)
+    service_name: str | None = None
+    started_by: str | None = None
+    group_name: str | None = None
+    stopped_wall: float | None = None
+
+    @property
+    def partition(self) -> Partition:
+        return (self.account_id, self.region)
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value)
+
+
+def _row_values(record: TaskRecord) -> dict[str, Any]:
+    return {
+        "task_arn": record.task_arn,
+        "account_id": record.account_id,
+        "region": record.region,
+        "cluster": record.cluster,
+        "task_id": record.task_id,
+        "desired_status": record.desired_status,
+        "last_status": record.last_status,
+        "service_name": record.service_name,
+        "started_by": record.started_by,
+        "group_name": record.group_name,
+        "family": record.family,
+        "launch_type": record.launch_type,
+        "created_at": record.created_at,
+        "stopped_wall": record.stopped_wall,
+        "document": _dumps(record.document),
+        "runtime": _dumps(record.runtime),
+    }
+
+
+def _record(row: Any) -> TaskRecord:
+    return TaskRecord(
+        task_arn=row.task_arn,
+        account_id=row.account_id,
+        region=row.region,
+        cluster=row.cluster,
+        task_id=row.task_id,
+        desired_status=row.desired_status,
+        last_status=row.last_status,
+        family=row.family,
+        launch_type=row.launch_type,
+        created_at=row.created_at,
+        document=orjson.loads(row.document),
+        runtime=orjson.loads(row.runtime),
+        service_name=row.service_name,
+        started_by=row.started_by,
+        group_name=row.group_name,
+        stopped_wall=row.stopped_wall,
+    )
+
+
+def insert_task(conn: Connection, record: TaskRecord) -> None:
+    conn.execute(insert(ecs_tasks).values(**_row_values(record)))
+
+
+def get_task(conn: Connection, task_arn: str) -> TaskRecord | None:
+    row = conn.execute(select(ecs_tasks).where(ecs_tasks.c.task_arn == task_arn)).first()
+    return _record(row) if row is not None else None
+
+
+def find_task(conn: Connection, partition: Partition, cluster: str, task_id: str) -> TaskRecord | None:
+    t = ecs_tasks.c
+    row = conn.execute(
+        select(ecs_tasks).where(
+            t.account_id == partition[0], t.region == partition[1], t.cluster == cluster, t.task_id == task_id
+        )
+    ).first()
+    return _record(row) if row is not None else None
+
+
+def save_task(conn: Connection, record: TaskRecord) -> None:
+    values = _row_values(record)
+    del values["task_arn"]
+    conn.execute(update(ecs_tasks).where(ecs_tasks.c.task_arn == record.task_arn).values(**values))
+
+
+def mutate_task(
+    conn: Connection, task_arn: str, change: Callable[[TaskRecord], bool | None]
+) -> TaskRecord | None:
+    """Read the task, let ``change`` edit it (returning False leaves it unwritten), write it back."""
+    record = get_task(conn, task_arn)
+    if record is None:
+        return None
+    if change(record) is not False:
+        save_task(conn, record)
+    return record
+
+
+def unfinished_tasks(conn: Connection) -> list[TaskRecord]:
+    """Every task the agent still has work for: not yet STOPPED."""
+    rows = conn.execute(select(ecs_tasks).where(ecs_tasks.c.last_status != "STOPPED")).all()
+    return [_record(row) for row in rows]
+
+
+def all_task_arns(conn: Connection) -> set[str]:
+    return {row[0] for row in conn.execute(select(ecs_tasks.c.task_arn)).all()}
+
+
+def expired_tasks(conn: Connection, stopped_before_wall: float) -> list[TaskRecord]:
+    rows = conn.execute(
+        select(ecs_tasks).where(
+            ecs_tasks.c.last_status == "STOPPED", ecs_tasks.c.stopped_wall < stopped_before_wall
+        )
+    ).all()
+    return [_record(row) for row in rows]
+
+
+def delete_task(conn: Connection, task_arn: str) -> None:
+    conn.execute(delete(ecs_tasks).where(ecs_tasks.c.task_arn == task_arn))
+
+
+def list_task_arns(
+    conn: Connection,
+    partition: Partition,
+    cluster: str,
+    *,
+    desired_status: str,
+    family: str | None = None,
+    started_by: str | None = None,
+    service_name: str | None = None,
+    launch_type: str | None = None,
+    after: str | None = None,
+    limit: int = 100,
+) -> list[str]:
+    t = ecs_tasks.c
+    conditions = [
+        t.account_id == partition[0],
+        t.region == partition[1],
+        t.cluster == cluster,
+        t.desired_status == desired_status,
+    ]
+    if family:
+        conditions.append(t.family == family)
+    if started_by:
+        conditions.append(t.started_by == started_by)
+    if service_name:
+        conditions.append(t.service_name == service_name)
+    if launch_type:
+        conditions.append(t.launch_type == launch_type)
+    if after:
+        conditions.append(t.task_arn > after)
+    query = select(t.task_arn).where(and_(*conditions)).order_by(t.task_arn).limit(limit)
+    return [row[0] for row in conn.execute(query).all()]
+
+
+def service_tasks(
+    conn: Connection, partition: Partition, cluster: str, service_name: str
+) -> list[TaskRecord]:
+    t = ecs_tasks.c
+    rows = conn.execute(
+        select(ecs_tasks).where(
+            t.account_id == partition[0],
+            t.region == partition[1],
+            t.cluster == cluster,
+            t.service_name == service_name,
+        )
+    ).all()
+    return [_record(row) for row in rows]
+
+
+def count_tasks(conn: Connection, partition: Partition, cluster: str) -> dict[str, int]:
+    """Running and pending task counts of a cluster, for DescribeClusters."""
+    t = ecs_tasks.c
+    rows = conn.execute(
+        select(t.last_status).where(
+            t.account_id == partition[0],
+            t.region == partition[1],
+            t.cluster == cluster,
+            t.desired_status == "RUNNING",
+        )
+    ).all()
+    running = sum(1 for (status,) in rows if status == "RUNNING")
+    return {"running": running, "pending": len(rows) - running}

@@ -1,0 +1,347 @@
+"""RunTask, StopTask, DescribeTasks, ListTasks: the task records. Running them is the agent's work
+(:mod:`ecsbox.ecs.agent`), which the handlers wake."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection
+
+from ecsbox.aws.context import RequestContext
+from ecsbox.aws.errors import AwsError
+from ecsbox.core.ids import arn
+from ecsbox.ecs import paging, repo, task_repo
+from ecsbox.ecs.handling import Deps, aws_errors, in_model_order
+from ecsbox.ecs.model import DEFAULT_CLUSTER_NAME, client_error, invalid_parameter
+from ecsbox.ecs.references import parse_named, parse_task_definition
+from ecsbox.ecs.task_repo import TaskRecord
+from ecsbox.ecs.task_state import PROVISIONING, STOPPED, USER_INITIATED
+
+MAX_RUN_COUNT = 10
+MAX_DESCRIBE = 100
+LIST_PAGE = 100
+DEFAULT_STOP_REASON = "Task stopped by user"
+FARGATE_PLATFORM_VERSION = "1.4.0"
+
+
+def task_arn(region: str, account_id: str, cluster: str, task_id: str) -> str:
+    return arn("ecs", region, account_id, f"task/{cluster}/{task_id}")
+
+
+def container_arn(region: str, account_id: str, cluster: str, task_id: str) -> str:
+    return arn("ecs", region, account_id, f"container/{cluster}/{task_id}/{uuid.uuid4()}")
+
+
+class ClusterNotFound(AwsError):
+    def __init__(self) -> None:
+        super().__init__("ClusterNotFoundException", "Cluster not found.")
+
+
+def resolve_cluster(conn: Connection, ctx: RequestContext, text: str | None) -> repo.ClusterRow:
+    name = parse_named(text or DEFAULT_CLUSTER_NAME, "cluster", ctx.account_id, ctx.region)
+    row = repo.get_cluster(conn, ctx.partition, name) if name else None
+    if row is None or row.status != "ACTIVE":
+        raise ClusterNotFound()
+    return row
+
+
+def launch_choice(params: dict[str, Any], cluster: dict[str, Any]) -> tuple[str, str | None]:
+    """(launchType, capacityProviderName) for a task: an explicit launch type; else the request's
+    or the cluster's default capacity provider strategy (its first provider with weight or base);
+    else EC2, ECS's default launch type."""
+    if params.get("launchType") and params.get("capacityProviderStrategy"):
+        raise invalid_parameter(
+            "Specifying both a launch type and capacity provider strategy is not supported. "
+            "Remove one and try again."
+        )
+    if params.get("launchType"):
+        return str(params["launchType"]), None
+    strategy = params.get("capacityProviderStrategy") or cluster.get("defaultCapacityProviderStrategy") or []
+    for item in strategy:
+        if item.get("base") or item.get("weight"):
+            provider = str(item["capacityProvider"])
+            return ("FARGATE" if provider.startswith("FARGATE") else "EC2"), provider
+    return "EC2", None
+
+
+def new_task_document(
+    ctx: RequestContext,
+    cluster: repo.ClusterRow,
+    definition: dict[str, Any],
+    task_id: str,
+    params: dict[str, Any],
+    launch_type: str,
+    capacity_provider: str | None,
+    now: float,
+) -> dict[str, Any]:
+    cluster_name = cluster.name
+    this_arn = task_arn(ctx.region, ctx.account_id, cluster_name, task_id)
+    overrides = params.get("overrides") or {}
+    container_overrides = {o.get("name"): o for o in overrides.get("containerOverrides") or []}
+    containers = []
+    for container in definition.get("containerDefinitions") or []:
+        doc: dict[str, Any] = {
+            "containerArn": container_arn(ctx.region, ctx.account_id, cluster_name, task_id),
+            "taskArn": this_arn,
+            "name": container["name"],
+            "image": container["image"],
+            "lastStatus": "PENDING",
+            "networkInterfaces": [],
+            "healthStatus": "UNKNOWN",
+            "cpu": str(container.get("cpu", 0)),
+        }
+        override = container_overrides.get(container["name"]) or {}
+        if override.get("memory") or container.get("memory"):
+            doc["memory"] = str(override.get("memory") or container.get("memory"))
+        if override.get("memoryReservation") or container.get("memoryReservation"):
+            doc["memoryReservation"] = str(
+                override.get("memoryReservation") or container.get("memoryReservation")
+            )
+        containers.append(doc)
+    document: dict[str, Any] = {
+        "taskArn": this_arn,
+        "clusterArn": cluster.document["clusterArn"],
+        "taskDefinitionArn": definition["taskDefinitionArn"],
+        "overrides": {
+            "containerOverrides": overrides.get("containerOverrides")
+            or [{"name": c["name"]} for c in definition.get("containerDefinitions") or []],
+            "inferenceAcceleratorOverrides": [],
+            **{k: v for k, v in overrides.items() if k not in ("containerOverrides",)},
+        },
+        "lastStatus": PROVISIONING,
+        "desiredStatus": "RUNNING",
+        "containers": containers,
+        "version": 1,
+        "createdAt": now,
+        "group": params.get("group") or f"family:{definition['family']}",
+        "launchType": launch_type,
+        "availabilityZone": f"{ctx.region}a",
+        "healthStatus": "UNKNOWN",
+        "tags": list(params.get("tags") or []),
+        "enableExecuteCommand": bool(params.get("enableExecuteCommand")),
+        "attachments": [],
+    }
+    cpu = overrides.get("cpu") or definition.get("cpu")
+    memory = overrides.get("memory") or definition.get("memory")
+    if cpu:
+        document["cpu"] = str(cpu)
+    if memory:
+        document["memory"] = str(memory)
+    if params.get("startedBy"):
+        document["startedBy"] = params["startedBy"]
+    if capacity_provider:
+        document["capacityProviderName"] = capacity_provider
+    if launch_type == "FARGATE":
+        document["platformVersion"] = params.get("platformVersion") or FARGATE_PLATFORM_VERSION
+        document["platformFamily"] = "Linux"
+        document["ephemeralStorage"] = {"sizeInGiB": 20}
+    return document
+
+
+def _check_network(definition: dict[str, Any], params: dict[str, Any], launch_type: str) -> None:
+    mode = definition.get("networkMode")
+    if launch_type == "FARGATE" and "FARGATE" not in (definition.get("compatibilities") or []):
+        raise client_error("Task definition does not support launch_type FARGATE.")
+    if mode == "awsvpc" or launch_type == "FARGATE":
+        vpc = (params.get("networkConfiguration") or {}).get("awsvpcConfiguration")
+        if not vpc:
+            raise invalid_parameter(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+            )
+        if not vpc.get("subnets"):
+            raise invalid_parameter("subnets can not be empty.")
+
+
+def present(record: TaskRecord, include_tags: bool) -> dict[str, Any]:
+    document = dict(record.document)
+    if not include_tags:
+        document.pop("tags", None)
+    return in_model_order("Task", document)
+
+
+class Tasks:
+    def __init__(self, deps: Deps, wake: Callable[[str], None]) -> None:
+        self.store = deps.store
+        self.clock = deps.clock
+        self.wake = wake
+
+    async def create_tasks(
+        self,
+        ctx: RequestContext,
+        params: dict[str, Any],
+        count: int,
+        service_name: str | None = None,
+    ) -> list[TaskRecord]:
+        """Record ``count`` new tasks (PROVISIONING, desired RUNNING) and wake the agent."""
+        now = self.clock.now()
+
+        def write(conn: Connection) -> list[TaskRecord]:
+            cluster = resolve_cluster(conn, ctx, params.get("cluster"))
+            ref = parse_task_definition(params["taskDefinition"], ctx.account_id, ctx.region)
+            row = (
+                None
+                if ref.foreign
+                else repo.get_task_definition(conn, ctx.partition, ref.family, ref.revision)
+            )
+            if row is None:
+                raise client_error("TaskDefinition not found.")
+            if row.status != "ACTIVE":
+                raise client_error("TaskDefinition is inactive")
+            launch_type, provider = launch_choice(params, cluster.document)
+            _check_network(row.document, params, launch_type)
+            created = []
+            for _ in range(count):
+                task_id = secrets.token_hex(16)
+                document = new_task_document(
+                    ctx, cluster, row.document, task_id, params, launch_type, provider, now
+                )
+                record = TaskRecord(
+                    task_arn=document["taskArn"],
+                    account_id=ctx.account_id,
+                    region=ctx.region,
+                    cluster=cluster.name,
+                    task_id=task_id,
+                    desired_status="RUNNING",
+                    last_status=PROVISIONING,
+                    family=row.family,
+                    launch_type=launch_type,
+                    created_at=now,
+                    document=document,
+                    runtime={
+                        "taskDefinition": row.document,
+                        "networkConfiguration": params.get("networkConfiguration"),
+                    },
+                    service_name=service_name,
+                    started_by=params.get("startedBy"),
+                    group_name=document["group"],
+                )
+                task_repo.insert_task(conn, record)
+                if params.get("tags"):
+                    repo.put_tags(conn, record.task_arn, params["tags"])
+                created.append(record)
+            return created
+
+        records = await self.store.write(write)
+        for record in records:
+            self.wake(record.task_arn)
+        return records
+
+    @aws_errors
+    async def run(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        count = int(params.get("count") or 1)
+        if not 1 <= count <= MAX_RUN_COUNT:
+            raise invalid_parameter(f"Count must be between 1 and {MAX_RUN_COUNT}.")
+        records = await self.create_tasks(ctx, params, count)
+        return {"tasks": [present(r, include_tags=True) for r in records], "failures": []}
+
+    @aws_errors
+    async def stop(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        reason = params.get("reason") or DEFAULT_STOP_REASON
+        record = await self.stop_task(ctx, params.get("cluster"), params["task"], USER_INITIATED, reason)
+        return {"task": present(record, include_tags=False)}
+
+    async def stop_task(
+        self, ctx: RequestContext, cluster_text: str | None, task_text: str, stop_code: str, reason: str
+    ) -> TaskRecord:
+        def write(conn: Connection) -> TaskRecord:
+            cluster = resolve_cluster(conn, ctx, cluster_text)
+            record = self._find(conn, ctx, cluster.name, task_text)
+            if record is None:
+                raise invalid_parameter("The referenced task was not found.")
+            if record.desired_status != STOPPED:
+                mark_stopping(record, stop_code, reason)
+                task_repo.save_task(conn, record)
+                repo.clear_tags(conn, record.task_arn)  # StopTask deletes the task's tags
+            return record
+
+        record = await self.store.write(write)
+        self.wake(record.task_arn)
+        return record
+
+    @staticmethod
+    def _find(conn: Connection, ctx: RequestContext, cluster: str, text: str) -> TaskRecord | None:
+        task_id = text
+        if text.startswith("arn:"):
+            name = parse_named(text, "task", ctx.account_id, ctx.region)
+            if name is None:
+                return None
+            task_id = name.rsplit("/", 1)[-1]
+        return task_repo.find_task(conn, ctx.partition, cluster, task_id)
+
+    @aws_errors
+    async def describe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = list(params.get("tasks") or [])
+        if not wanted:
+            raise invalid_parameter("Tasks cannot be empty.")
+        if len(wanted) > MAX_DESCRIBE:
+            raise invalid_parameter(f"Tasks cannot have more than {MAX_DESCRIBE} elements")
+        include_tags = "TAGS" in (params.get("include") or [])
+
+        def read(conn: Connection) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+            cluster = resolve_cluster(conn, ctx, params.get("cluster"))
+            found, failures = [], []
+            for text in wanted:
+                record = self._find(conn, ctx, cluster.name, text)
+                if record is None:
+                    failures.append(
+                        {
+                            "arn": text
+                            if text.startswith("arn:")
+                            else task_arn(ctx.region, ctx.account_id, cluster.name, text),
+                            "reason": "MISSING",
+                        }
+                    )
+                    continue
+                document = present(record, include_tags=False)
+                if include_tags:
+                    document["tags"] = repo.get_tags(conn, record.task_arn)
+                found.append(document)
+            return found, failures
+
+        found, failures = await self.store.read(read)
+        return {"tasks": found, "failures": failures}
+
+    @aws_errors
+    async def list(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        limit = paging.page_size(params.get("maxResults"), LIST_PAGE, LIST_PAGE)
+        after: str | None = None
+        if params.get("nextToken"):
+            key = paging.decode_token(params["nextToken"], "ListTasks")
+            if len(key) != 1 or not isinstance(key[0], str):
+                raise invalid_parameter(paging.INVALID_TOKEN)
+            after = key[0]
+        desired = params.get("desiredStatus") or "RUNNING"
+
+        def read(conn: Connection) -> list[str]:
+            cluster = resolve_cluster(conn, ctx, params.get("cluster"))
+            family = params.get("family")
+            return task_repo.list_task_arns(
+                conn,
+                ctx.partition,
+                cluster.name,
+                desired_status="RUNNING" if desired == "PENDING" else desired,
+                family=family,
+                started_by=params.get("startedBy"),
+                service_name=params.get("serviceName"),
+                launch_type=params.get("launchType"),
+                after=after,
+                limit=limit + 1,
+            )
+
+        arns = await self.store.read(read)
+        result: dict[str, Any] = {"taskArns": arns[:limit]}
+        if len(arns) > limit:
+            result["nextToken"] = paging.encode_token("ListTasks", [arns[limit - 1]])
+        return result
+
+
+def mark_stopping(record: TaskRecord, stop_code: str, reason: str) -> None:
+    """Ask for the task to stop: desired STOPPED with why; the agent does the rest."""
+    record.desired_status = STOPPED
+    record.document["desiredStatus"] = STOPPED
+    record.document.setdefault("stopCode", stop_code)
+    record.document.setdefault("stoppedReason", reason)
+    record.document["version"] = int(record.document.get("version", 1)) + 1

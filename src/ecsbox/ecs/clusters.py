@@ -10,8 +10,9 @@ from sqlalchemy import Connection
 
 from ecsbox.aws.context import RequestContext
 from ecsbox.aws.errors import AwsError
-from ecsbox.ecs import paging, repo
+from ecsbox.ecs import paging, repo, service_repo, task_repo
 from ecsbox.ecs.capacity_providers import managed_scaling_enabled, provider_kinds
+from ecsbox.ecs.cluster_stats import cluster_counts
 from ecsbox.ecs.handling import Deps, aws_errors, caller_arn, in_model_order
 from ecsbox.ecs.model import (
     CLUSTER_ACTIVE,
@@ -198,7 +199,14 @@ class Clusters:
                     failures.append({"arn": arn, "reason": "MISSING"})
                     continue
                 tags = repo.get_tags(conn, row.document["clusterArn"]) if "TAGS" in include else []
-                found.append(present(row.document, include, tags))
+                counts, statistics = cluster_counts(
+                    task_repo.cluster_task_states(conn, ctx.partition, row.name),
+                    service_repo.cluster_service_states(conn, ctx.partition, row.name),
+                )
+                shown = present({**row.document, **counts}, include, tags)
+                if "STATISTICS" in include:
+                    shown["statistics"] = statistics
+                found.append(shown)
             return found, failures
 
         found, failures = await self.store.read(read)
@@ -224,8 +232,22 @@ class Clusters:
     async def delete(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         def write(conn: Connection) -> Document:
             row = self._active(conn, ctx, params["cluster"])
-            # Services, tasks and container instances will block deletion here once they exist;
-            # for now every count is 0.
+            counts, _ = cluster_counts(
+                task_repo.cluster_task_states(conn, ctx.partition, row.name),
+                service_repo.cluster_service_states(conn, ctx.partition, row.name),
+            )
+            if counts["activeServicesCount"] or any(
+                status == "DRAINING"
+                for status, _ in service_repo.cluster_service_states(conn, ctx.partition, row.name)
+            ):
+                raise AwsError(
+                    "ClusterContainsServicesException",
+                    "The Cluster cannot be deleted while Services are active.",
+                )
+            if counts["runningTasksCount"] or counts["pendingTasksCount"]:
+                raise AwsError(
+                    "ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active."
+                )
             document = {**row.document, "status": CLUSTER_INACTIVE}
             repo.save_cluster(conn, ctx.partition, row.name, CLUSTER_INACTIVE, document)
             return _created_view(document, repo.get_tags(conn, document["clusterArn"]))

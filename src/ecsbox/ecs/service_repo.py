@@ -134,3 +134,23 @@ def mutate_service(
     if change(record) is not False:
         save_service(conn, record)
     return record
+
+
+def cluster_service_states(conn: Connection, partition: Partition, cluster: str) -> list[tuple[str, str]]:
+    """(status, launchType) of a cluster's ACTIVE and DRAINING services, for its counts."""
+    s = ecs_services.c
+    rows = conn.execute(
+        select(s.status, s.document).where(
+            s.account_id == partition[0],
+            s.region == partition[1],
+            s.cluster == cluster,
+            s.status != "INACTIVE",
+        )
+    ).all()
+    states = []
+    for status, document in rows:
+        parsed = orjson.loads(document)
+        strategy = parsed.get("capacityProviderStrategy") or []
+        fargate = any(str(item.get("capacityProvider", "")).startswith("FARGATE") for item in strategy)
+        states.append((status, parsed.get("launchType") or ("FARGATE" if fargate else "EC2")))
+    return states

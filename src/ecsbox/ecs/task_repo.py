@@ -212,3 +212,17 @@ def count_tasks(conn: Connection, partition: Partition, cluster: str) -> dict[st
     ).all()
     running = sum(1 for (status,) in rows if status == "RUNNING")
     return {"running": running, "pending": len(rows) - running}
+
+
+def cluster_task_states(conn: Connection, partition: Partition, cluster: str) -> list[tuple[str, str]]:
+    """(lastStatus, launchType) of a cluster's tasks that are meant to run, for its counts."""
+    t = ecs_tasks.c
+    rows = conn.execute(
+        select(t.last_status, t.launch_type).where(
+            t.account_id == partition[0],
+            t.region == partition[1],
+            t.cluster == cluster,
+            t.desired_status == "RUNNING",
+        )
+    ).all()
+    return [(row[0], row[1]) for row in rows]

@@ -30,6 +30,7 @@ from ecsbox.console import OperatorEndpoints
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import ScaledClock
 from ecsbox.core.lag import LoopLagMonitor
+from ecsbox.ecs.prune import prune
 from ecsbox.runtime import Runtime, RuntimeFailure
 from ecsbox.secrets import register as register_secrets
 from ecsbox.store import Store, schema
@@ -117,6 +118,7 @@ def build(settings: Settings) -> Ecsbox:
     operator = OperatorEndpoints(
         health=lambda: box.health(),
         reset=_resetter(store, agent) if settings.allow_reset else None,
+        actions={"tasks/prune": lambda: prune(store, agent.runtime, server_id)},
     )
     asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)
     box = Ecsbox(settings, store, clock, bus, registry, asgi, LoopLagMonitor(), agent, scheduler, server_id)

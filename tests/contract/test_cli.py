@@ -16,7 +16,7 @@ import pytest
 
 import ecsbox
 
-SUBCOMMANDS = ("up", "down", "status", "version")
+SUBCOMMANDS = ("up", "down", "status", "version", "prune")
 
 
 def _ecsbox_script() -> Path:

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port(status_parser)
     status_parser.set_defaults(handler=status.status)
 
+    prune_parser = commands.add_parser("prune", help="remove the containers stopped tasks left behind")
+    _add_port(prune_parser)
+    prune_parser.set_defaults(handler=status.prune)
+
     version = commands.add_parser("version", help="print the ecsbox and pinned botocore versions")
     version.set_defaults(handler=status.version)
     return parser

@@ -16,6 +16,24 @@ HEALTH_PATH = "/_ecsbox/health"
 TIMEOUT_SECONDS = 2.0
 
 
+def prune(args: argparse.Namespace) -> int:
+    """Ask the running server to remove what its stopped tasks left (containers, pause containers)."""
+    port = settings_from_args(args).port
+    url = f"http://127.0.0.1:{port}/_ecsbox/tasks/prune"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with opener.open(request, timeout=60) as response:
+            print(json.dumps(json.load(response), indent=2, sort_keys=True))
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"ecsbox prune failed: HTTP {exc.code}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        return _not_running(f"nothing answers on 127.0.0.1:{port} ({reason})")
+
+
 def _not_running(message: str) -> int:
     print(f"ecsbox is not running: {message}", file=sys.stderr)
     return 1

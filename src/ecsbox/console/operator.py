@@ -19,9 +19,11 @@ class OperatorEndpoints:
         self,
         health: Callable[[], dict[str, Any]],
         reset: Callable[[], Awaitable[None]] | None,
+        actions: dict[str, Callable[[], Awaitable[dict[str, Any]]]] | None = None,
     ) -> None:
         self._health = health
         self._reset = reset  # None: the endpoint does not exist
+        self._actions = actions or {}  # POST /_ecsbox/<name> → what it did
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path.rstrip("/")
@@ -37,4 +39,11 @@ class OperatorEndpoints:
                 return _json(415, {"error": "send no body or application/json"})
             await self._reset()
             return _json(200, {"reset": True})
+        action = self._actions.get(path.removeprefix("/_ecsbox/"))
+        if action is not None:
+            if request.method != "POST":
+                return _json(405, {"error": "method not allowed"})
+            if request.headers.get("content-type", "").split(";")[0].strip() not in ("", "application/json"):
+                return _json(415, {"error": "send no body or application/json"})
+            return _json(200, await action())
         return _json(404, {"error": f"no such ecsbox endpoint: {request.path}"})

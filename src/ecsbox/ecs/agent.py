@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -104,6 +103,11 @@ class TaskAgent:
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        # Drivers parked until a container dependency holds (only time or the engine can change
+        # that), and the event that makes them look again before their poll interval is up.
+        self._waiting: set[str] = set()
+        self._recheck = asyncio.Event()
+        self._parked = asyncio.Event()
 
     # ---- entry points ------------------------------------------------------------------------
 
@@ -111,12 +115,35 @@ class TaskAgent:
         """Something about this task changed: drive it now (or again, once its driver is done)."""
         if task_arn in self._drivers:
             self._again.add(task_arn)
+            if task_arn in self._waiting:  # a container it waits on may have changed: look now
+                self._wake_parked()
             return
         try:
             driver = asyncio.get_running_loop().create_task(self._drive(task_arn))
         except RuntimeError:  # no loop (a handler called from a test without one): the pass will do
             return
         self._drivers[task_arn] = driver
+
+    async def idle(self) -> None:
+        """Return once every driver has finished or is parked on a container dependency that only
+        time can satisfy. Parked drivers look again first, so a caller that moved the clock (a
+        scenario on the simulated runtime) sees them take every step the new time allows."""
+        self._wake_parked()
+        while True:
+            busy = [task for arn, task in self._drivers.items() if arn not in self._waiting]
+            if not busy:
+                return
+            self._parked.clear()
+            parked = asyncio.ensure_future(self._parked.wait())
+            try:
+                await asyncio.wait([*busy, parked], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                parked.cancel()
+
+    def _wake_parked(self) -> None:
+        recheck, self._recheck = self._recheck, asyncio.Event()
+        self._waiting.clear()
+        recheck.set()
 
     async def run(self) -> None:
         """Reconcile now and every few seconds; follow the runtime's events meanwhile."""
@@ -146,7 +173,7 @@ class TaskAgent:
             if state.labels.get(LABEL_TASK_ARN) not in known:
                 log.info("event=orphan_removed container=%s", state.name)
                 await self._remove_quietly(state.id)
-        cutoff = time.time() - STOPPED_TASK_KEPT_S
+        cutoff = self.clock.wall() - STOPPED_TASK_KEPT_S
         expired: list[TaskRecord] = await self.store.read(lambda conn: task_repo.expired_tasks(conn, cutoff))
         for record in expired:
             await self._remove_containers(record)
@@ -276,6 +303,8 @@ class TaskAgent:
             return None, None
         try:
             await self.runtime.ensure_network(self.network, {LABEL_SERVER: self.server_id})
+            # Present already where ecsbox built it (Docker); any other engine gets it here.
+            await self.runtime.ensure_image(plan.pause.image)
             pause_id = await self.runtime.create(plan.pause)
             await self._remember(record.task_arn, "pause", pause_id)
             await self.runtime.start(pause_id)
@@ -319,7 +348,7 @@ class TaskAgent:
         ids: dict[str, str] = {}
         for wave in start_order(plan.containers):
             for container in wave:
-                await self._wait_dependencies(container, ids)
+                await self._wait_dependencies(record.task_arn, container, ids)
                 spec = container.spec
                 if pause_id is not None:
                     spec = _with_network(spec, f"container:{pause_id}")
@@ -334,11 +363,14 @@ class TaskAgent:
                     raise TaskFailed(TASK_FAILED_TO_START, f"CannotCreateContainerError: {exc}") from exc
         return ids
 
-    async def _wait_dependencies(self, container: PlannedContainer, ids: dict[str, str]) -> None:
+    async def _wait_dependencies(
+        self, task_arn: str, container: PlannedContainer, ids: dict[str, str]
+    ) -> None:
         """Wait until every dependsOn condition holds (START, COMPLETE, SUCCESS, HEALTHY), at most
-        the container's startTimeout (wall clock: it protects the machine, not a business rule)."""
+        the container's startTimeout (on the clock's wall time: it protects the machine, not a
+        business rule)."""
         assert self.runtime is not None
-        deadline = time.monotonic() + (container.start_timeout_s or DEFAULT_START_TIMEOUT_S)
+        deadline = self.clock.wall() + (container.start_timeout_s or DEFAULT_START_TIMEOUT_S)
         for dependency, condition in container.depends_on:
             if dependency not in ids:
                 continue
@@ -352,13 +384,24 @@ class TaskAgent:
                     )
                 if done:
                     break
-                if time.monotonic() > deadline:
+                if self.clock.wall() > deadline:
                     raise TaskFailed(
                         TASK_FAILED_TO_START,
                         f"ContainerRuntimeTimeoutError: {container.name} waited too long for "
                         f"{dependency} to be {condition}",
                     )
-                await asyncio.sleep(START_POLL_S)
+                await self._park(task_arn)
+
+    async def _park(self, task_arn: str) -> None:
+        """Wait a poll interval, or less if the task's containers change (or :meth:`idle` asks)."""
+        recheck = self._recheck
+        self._waiting.add(task_arn)
+        self._parked.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recheck.wait(), START_POLL_S)
+        finally:
+            self._waiting.discard(task_arn)
 
     async def _mark_running(
         self,
@@ -457,7 +500,7 @@ class TaskAgent:
                     container["lastStatus"] = STOPPED
             _set_status(r, STOPPED, stoppedAt=r.document.get("stoppedAt", now))
             r.document.setdefault("executionStoppedAt", now)
-            r.stopped_wall = time.time()
+            r.stopped_wall = self.clock.wall()
 
         await self._update(record.task_arn, stopped)
 

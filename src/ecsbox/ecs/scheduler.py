@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,9 +26,21 @@ from ecsbox.aws.context import RequestContext
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import Clock
 from ecsbox.ecs import backoff, circuit_breaker, repo, service_events, service_repo, task_repo
-from ecsbox.ecs.capacity import next_providers, shares
+from ecsbox.ecs.capacity import ProviderShare, next_providers, scale_in_providers, shares
 from ecsbox.ecs.circuit_breaker import CircuitBreakerConfig, CircuitBreakerState, TaskOutcome
-from ecsbox.ecs.deployment import DeploymentView, ServiceView, TaskView, is_healthy, is_in_flight, plan
+from ecsbox.ecs.deployment import (
+    REASON_UNHEALTHY,
+    DeploymentView,
+    Plan,
+    ServiceView,
+    StopRequest,
+    TaskView,
+    is_healthy,
+    is_in_flight,
+    plan,
+    scaling_reason,
+    stop_rank,
+)
 from ecsbox.ecs.service_events import ServiceEvent
 from ecsbox.ecs.service_repo import ServiceRecord
 from ecsbox.ecs.services import service_arn, start_deployment
@@ -117,6 +130,9 @@ def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
     ]
     task_views = [_task_view(t) for t in tasks]
     decision = plan(service, views, task_views, now)
+    strategy = shares(document.get("capacityProviderStrategy") or [])
+    if strategy and service.primary_deployment_id:
+        decision = _keep_provider_split(record.name, strategy, decision, task_views, service, now)
 
     touched: list[str] = []
     by_id = {t.task_id: t for t in tasks}
@@ -144,6 +160,66 @@ def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
     _append_events(record, messages, now)
     service_repo.save_service(conn, record)
     return touched
+
+
+def _keep_provider_split(
+    service_name: str,
+    strategy: tuple[ProviderShare, ...],
+    decision: Plan,
+    task_views: list[TaskView],
+    service: ServiceView,
+    now: float,
+) -> Plan:
+    """Scale-in takes tasks from the providers furthest above their share of the smaller total, so a
+    service keeps its base / weight split (SEMANTICS §3.1; :func:`capacity.scale_in_providers`).
+
+    The plan picks how many primary tasks to stop and which it may afford to; this swaps its victims
+    for ones of the right providers, never for a task that costs more health (a lower
+    :func:`deployment.stop_rank`), so the min-healthy bound it kept still holds.
+    Example: FARGATE base 2 weight 1 + FARGATE_SPOT weight 1 running 6 / 4, scale in to 4 → stop
+    3 FARGATE and 3 FARGATE_SPOT, leaving 3 / 1.
+    """
+    primary_id = service.primary_deployment_id
+    reason = scaling_reason(primary_id)
+    scale_in = [s for s in decision.to_stop if s.deployment_id == primary_id and s.reason == reason]
+    if not scale_in:
+        return decision
+    planned = {s.task_id for s in scale_in}
+    stopped_otherwise = {s.task_id for s in decision.to_stop} - planned
+    pool = [
+        v
+        for v in task_views
+        if is_in_flight(v) and v.deployment_id == primary_id and v.task_id not in stopped_otherwise
+    ]
+    counts = Counter(v.capacity_provider or "" for v in pool)
+    remaining = [v for v in pool if v.task_id in planned or stop_rank(v, now) > 0]
+    picked: list[TaskView] = []
+    for provider in scale_in_providers(strategy, counts, len(scale_in)):
+        candidates = [v for v in remaining if (v.capacity_provider or "") == provider]
+        if not candidates:
+            return decision
+        victim = min(
+            candidates,
+            key=lambda v: (v.task_id not in planned, stop_rank(v, now), -(v.started_at or v.created_at)),
+        )
+        remaining.remove(victim)
+        picked.append(victim)
+    by_id = {v.task_id: v for v in pool}
+    before = sorted(stop_rank(by_id[task_id], now) for task_id in planned)
+    after = sorted(stop_rank(v, now) for v in picked)
+    if any(new > old for new, old in zip(after, before, strict=True)):
+        return decision  # the balanced choice would cost health the plan could not afford
+    stops = [s for s in decision.to_stop if s.task_id not in planned] + [
+        StopRequest(v.task_id, primary_id, reason) for v in picked
+    ]
+    old_message = service_events.stopped_tasks(
+        service_name, [s.task_id for s in decision.to_stop if s.reason != REASON_UNHEALTHY]
+    )
+    new_message = service_events.stopped_tasks(
+        service_name, [s.task_id for s in stops if s.reason != REASON_UNHEALTHY]
+    )
+    events = tuple(new_message if e == old_message else e for e in decision.events)
+    return replace(decision, to_stop=tuple(stops), events=events)
 
 
 def _task_view(task: TaskRecord) -> TaskView:

@@ -27,6 +27,7 @@ from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.taskspec import LABEL_CONTAINER, LABEL_ROLE, LABEL_SERVER, LABEL_TASK_ARN
 from ecsbox.runtime.port import ContainerState
 from ecsbox.runtime.simulated import SimulatedRuntime
+from ecsbox.secrets import resolve_secret_reference, ssm_operations
 from ecsbox.store import Store
 
 ACCOUNT = "123456789012"
@@ -103,10 +104,14 @@ class SimBox:
         async def pause_image() -> str:  # as app.build's provider answers off Docker: a name only
             return PAUSE_IMAGE
 
-        agent = TaskAgent(self.store, runtime, self.clock, bus, SERVER_ID, pause_image)
+        async def resolve(account_id: str, region: str, value_from: str) -> str:
+            return await resolve_secret_reference(self.store, account_id, region, value_from, now=self.clock.now())
+
+        agent = TaskAgent(self.store, runtime, self.clock, bus, SERVER_ID, pause_image, secret_resolver=resolve)
         runtime.agent = agent
         scheduler = ServiceScheduler(self.store, self.clock, bus, agent.wake)
-        handlers = operations(self.store, self.clock, agent.wake, scheduler.wake)
+        handlers = {**operations(self.store, self.clock, agent.wake, scheduler.wake),
+                    **ssm_operations(self.store, self.clock)}
         return Ecsbox(agent, scheduler, handlers, runtime, bus)
 
     def die_at_create(self, creates: int) -> None:

@@ -70,6 +70,8 @@ DEFAULT_START_TIMEOUT_S = 180.0  # the agent's ECS_CONTAINER_START_TIMEOUT on Li
 TASK_CHANGED = "ecs.task.changed"  # bus topic: {"task_arn", "last_status", "desired_status", ...}
 
 PauseImage = Callable[[], Awaitable[str]]
+# (account id, region, valueFrom) → the secret's value; raises with the reason ECS reports.
+SecretResolver = Callable[[str, str, str], Awaitable[str]]
 
 
 class TaskFailed(Exception):
@@ -91,8 +93,10 @@ class TaskAgent:
         server_id: str,
         pause_image: PauseImage,
         base_environment: Callable[[TaskRecord], dict[str, str]] | None = None,
+        secret_resolver: SecretResolver | None = None,
     ) -> None:
         self.store = store
+        self.secret_resolver = secret_resolver
         self.runtime = runtime
         self.clock = clock
         self.bus = bus
@@ -265,7 +269,7 @@ class TaskAgent:
             network=self.network,
         )
 
-    async def _plan(self, record: TaskRecord) -> TaskPlan:
+    async def _plan(self, record: TaskRecord, secrets: dict[str, dict[str, str]] | None = None) -> TaskPlan:
         definition = record.runtime["taskDefinition"]
         return plan_task(
             self._identity(record),
@@ -275,7 +279,27 @@ class TaskAgent:
             if definition.get("networkMode") == "awsvpc" or record.launch_type == "FARGATE"
             else "",
             self.base_environment(record),
+            secrets,
         )
+
+    async def _secrets(self, record: TaskRecord) -> dict[str, dict[str, str]]:
+        """Each container's ``secrets`` resolved now, at start (they go into its environment and
+        nowhere else; never logged)."""
+        resolved: dict[str, dict[str, str]] = {}
+        for container in record.runtime["taskDefinition"].get("containerDefinitions") or []:
+            for secret in container.get("secrets") or []:
+                if self.secret_resolver is None:
+                    raise TaskFailed(
+                        TASK_FAILED_TO_START,
+                        "ResourceInitializationError: secrets are not available in this ecsbox",
+                    )
+                try:
+                    value = await self.secret_resolver(record.account_id, record.region, secret["valueFrom"])
+                except Exception as exc:
+                    reason = getattr(exc, "message", None) or str(exc)
+                    raise TaskFailed(TASK_FAILED_TO_START, reason) from exc
+                resolved.setdefault(container["name"], {})[secret["name"]] = value
+        return resolved
 
     # ---- launching ---------------------------------------------------------------------------
 
@@ -284,7 +308,7 @@ class TaskAgent:
         # A launch left half-way (ecsbox restarted) starts again from a clean slate.
         await self._remove_containers(record)
         try:
-            plan = await self._plan(record)
+            plan = await self._plan(record, await self._secrets(record))
             pause_id, pause_state = await self._provision(record, plan)
             await self._pull(record, plan)
             container_ids = await self._start_containers(record, plan, pause_id)

@@ -16,7 +16,7 @@ import pytest
 
 import ecsbox
 
-SUBCOMMANDS = ("up", "down", "status", "version", "prune")
+SUBCOMMANDS = ("up", "down", "status", "version", "prune", "interrupt")
 
 
 def _ecsbox_script() -> Path:

@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port(prune_parser)
     prune_parser.set_defaults(handler=status.prune)
 
+    interrupt_parser = commands.add_parser(
+        "interrupt", help="interrupt a FARGATE_SPOT task as AWS reclaims Spot"
+    )
+    interrupt_parser.add_argument("task", metavar="TASK_ARN")
+    _add_port(interrupt_parser)
+    interrupt_parser.set_defaults(handler=status.interrupt)
+
     version = commands.add_parser("version", help="print the ecsbox and pinned botocore versions")
     version.set_defaults(handler=status.version)
     return parser

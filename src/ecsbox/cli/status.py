@@ -18,16 +18,28 @@ TIMEOUT_SECONDS = 2.0
 
 def prune(args: argparse.Namespace) -> int:
     """Ask the running server to remove what its stopped tasks left (containers, pause containers)."""
+    return _operator_action(args, "tasks/prune", {})
+
+
+def interrupt(args: argparse.Namespace) -> int:
+    """Interrupt a FARGATE_SPOT task the way AWS reclaims Spot capacity."""
+    return _operator_action(args, "tasks/interrupt", {"task": args.task})
+
+
+def _operator_action(args: argparse.Namespace, action: str, body: dict[str, str]) -> int:
     port = settings_from_args(args).port
-    url = f"http://127.0.0.1:{port}/_ecsbox/tasks/prune"
+    url = f"http://127.0.0.1:{port}/_ecsbox/{action}"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(url, data=b"", method="POST")
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with opener.open(request, timeout=60) as response:
             print(json.dumps(json.load(response), indent=2, sort_keys=True))
             return 0
     except urllib.error.HTTPError as exc:
-        print(f"ecsbox prune failed: HTTP {exc.code}", file=sys.stderr)
+        detail = exc.read().decode(errors="replace")
+        print(f"ecsbox {action} failed: HTTP {exc.code} {detail}", file=sys.stderr)
         return 1
     except (urllib.error.URLError, OSError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc

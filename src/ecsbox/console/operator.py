@@ -19,11 +19,12 @@ class OperatorEndpoints:
         self,
         health: Callable[[], dict[str, Any]],
         reset: Callable[[], Awaitable[None]] | None,
-        actions: dict[str, Callable[[], Awaitable[dict[str, Any]]]] | None = None,
+        actions: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] | None = None,
     ) -> None:
         self._health = health
         self._reset = reset  # None: the endpoint does not exist
-        self._actions = actions or {}  # POST /_ecsbox/<name> → what it did
+        # POST /_ecsbox/<name> with a JSON object (or nothing) → what it did; ValueError → 400
+        self._actions = actions or {}
 
     async def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path.rstrip("/")
@@ -45,5 +46,14 @@ class OperatorEndpoints:
                 return _json(405, {"error": "method not allowed"})
             if request.headers.get("content-type", "").split(";")[0].strip() not in ("", "application/json"):
                 return _json(415, {"error": "send no body or application/json"})
-            return _json(200, await action())
+            try:
+                body = json.loads(request.body) if request.body.strip() else {}
+            except ValueError:
+                return _json(400, {"error": "the body must be a JSON object"})
+            if not isinstance(body, dict):
+                return _json(400, {"error": "the body must be a JSON object"})
+            try:
+                return _json(200, await action(body))
+            except ValueError as exc:
+                return _json(400, {"error": str(exc)})
         return _json(404, {"error": f"no such ecsbox endpoint: {request.path}"})

@@ -66,6 +66,7 @@ RECONCILE_EVERY_S = 5.0
 STOPPED_TASK_KEPT_S = 3600.0  # stopped tasks stay describable for about an hour (wall clock)
 START_POLL_S = 0.2
 DEFAULT_START_TIMEOUT_S = 180.0  # the agent's ECS_CONTAINER_START_TIMEOUT on Linux
+STOP_GRACE_S = 30.0  # past a stop timeout by this much, a stop the engine did not finish is asked again
 
 TASK_CHANGED = "ecs.task.changed"  # bus topic: {"task_arn", "last_status", "desired_status", ...}
 
@@ -482,23 +483,38 @@ class TaskAgent:
     # ---- stopping ----------------------------------------------------------------------------
 
     async def _stop(self, record: TaskRecord) -> None:
+        """DEACTIVATING → STOPPING (stop signal, then SIGKILL after each container's stopTimeout)
+        → DEPROVISIONING (the network) → STOPPED. The task stays STOPPING until every container
+        has really exited: a runtime whose stop returns early (or an engine that lost the request)
+        is waited for, and asked again only when the stop timeout is long past."""
         assert self.runtime is not None
         now = self.clock.now()
         if record.last_status == RUNNING:
             await self._update(record.task_arn, lambda r: _set_status(r, DEACTIVATING))
-        await self._update(
-            record.task_arn,
-            lambda r: _set_status(r, STOPPING, stoppingAt=r.document.get("stoppingAt", now)),
-        )
         ids: dict[str, str] = record.runtime.get("containers", {})
         plan = await self._plan(record)
         timeouts = {c.name: c.spec.stop_timeout_s or 0 for c in plan.containers}
-        # Reverse of the start order: dependents stop before what they depend on.
-        for wave in reversed(start_order(plan.containers)):
-            await asyncio.gather(
-                *(self._stop_quietly(ids[c.name], timeouts[c.name]) for c in wave if c.name in ids)
-            )
+        issued = record.runtime.get("stopIssuedAt")
+        overdue = (
+            issued is not None
+            and self.clock.wall() - issued > max(timeouts.values(), default=0) + STOP_GRACE_S
+        )
+        if issued is None or overdue:
+            issued_at = self.clock.wall()
+
+            def stopping(r: TaskRecord) -> None:
+                _set_status(r, STOPPING, stoppingAt=r.document.get("stoppingAt", now))
+                r.runtime["stopIssuedAt"] = issued_at
+
+            await self._update(record.task_arn, stopping)
+            # Reverse of the start order: dependents stop before what they depend on.
+            for wave in reversed(start_order(plan.containers)):
+                await asyncio.gather(
+                    *(self._stop_quietly(ids[c.name], timeouts[c.name]) for c in wave if c.name in ids)
+                )
         states = {name: await self.runtime.inspect(cid) for name, cid in ids.items()}
+        if any(observe(state).last_status == RUNNING for state in states.values()):
+            return  # the container's exit (a runtime event) or the periodic pass brings us back
         await self._update(
             record.task_arn,
             lambda r: _set_status(

@@ -23,6 +23,7 @@ from ecsbox.aws.context import RequestContext
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import FakeClock
 from ecsbox.ecs import ServiceScheduler, TaskAgent, operations, service_repo, task_repo
+from ecsbox.ecs.local_instance import Machine
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.taskspec import LABEL_CONTAINER, LABEL_ROLE, LABEL_SERVER, LABEL_TASK_ARN
 from ecsbox.runtime.port import ContainerState
@@ -110,7 +111,11 @@ class SimBox:
         agent = TaskAgent(self.store, runtime, self.clock, bus, SERVER_ID, pause_image, secret_resolver=resolve)
         runtime.agent = agent
         scheduler = ServiceScheduler(self.store, self.clock, bus, agent.wake)
-        handlers = {**operations(self.store, self.clock, agent.wake, scheduler.wake),
+        async def machine() -> Machine:  # the simulated engine's size: the local container instance
+            info = await runtime.info()
+            return Machine(info.cpus, info.memory_bytes, info.architecture)
+
+        handlers = {**operations(self.store, self.clock, agent.wake, scheduler.wake, machine, SERVER_ID),
                     **ssm_operations(self.store, self.clock)}
         return Ecsbox(agent, scheduler, handlers, runtime, bus)
 

@@ -10,6 +10,8 @@ from ecsbox.core.clock import Clock
 from ecsbox.ecs.capacity_providers import CapacityProviders
 from ecsbox.ecs.clusters import Clusters
 from ecsbox.ecs.handling import Deps, Handler
+from ecsbox.ecs.instances import ContainerInstances, MachineInfo
+from ecsbox.ecs.local_instance import Machine
 from ecsbox.ecs.services import Services
 from ecsbox.ecs.settings import AccountSettings
 from ecsbox.ecs.tagging import Tagging
@@ -26,16 +28,23 @@ def _no_agent(task_arn: str) -> None:
     """Without a task agent (tests of the control plane alone) tasks are only recorded."""
 
 
+async def _no_machine() -> Machine | None:
+    return None
+
+
 def operations(
     store: Store,
     clock: Clock,
     wake: Callable[[str], None] = _no_agent,
     wake_service: Callable[[str], None] = _no_agent,
+    machine: MachineInfo | None = None,
+    server_id: str = "",
 ) -> dict[str, Handler]:
     """Every ECS operation ecsbox implements, bound to its dependencies. ``wake`` tells the task
     agent that a task changed, ``wake_service`` the service scheduler that a service did."""
     deps = Deps(store=store, clock=clock)
-    tasks = Tasks(deps, wake)
+    tasks = Tasks(deps, wake, machine, server_id)
+    instances = ContainerInstances(deps, machine or _no_machine, server_id)
     services = Services(deps, wake_service)
     task_definitions = TaskDefinitions(deps)
     clusters = Clusters(deps)
@@ -71,6 +80,11 @@ def operations(
         "StopTask": tasks.stop,
         "DescribeTasks": tasks.describe,
         "ListTasks": tasks.list,
+        "ListContainerInstances": instances.list,
+        "DescribeContainerInstances": instances.describe,
+        "PutAttributes": instances.put,
+        "DeleteAttributes": instances.delete,
+        "ListAttributes": instances.list_attributes,
         "CreateService": services.create,
         "UpdateService": services.update,
         "DeleteService": services.delete,
@@ -85,7 +99,9 @@ def register(
     clock: Clock,
     wake: Callable[[str], None] = _no_agent,
     wake_service: Callable[[str], None] = _no_agent,
+    machine: MachineInfo | None = None,
+    server_id: str = "",
 ) -> None:
     """Register every ECS operation with the wire layer's registry."""
-    for operation, handler in operations(store, clock, wake, wake_service).items():
+    for operation, handler in operations(store, clock, wake, wake_service, machine, server_id).items():
         registry.register("ecs", operation, handler)

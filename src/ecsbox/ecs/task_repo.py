@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
+from ecsbox.ecs.local_instance import task_reservation
 from ecsbox.store.schema import ecs_tasks
 
 Partition = tuple[str, str]
@@ -226,3 +227,31 @@ def cluster_task_states(conn: Connection, partition: Partition, cluster: str) ->
         )
     ).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def ec2_reservations(
+    conn: Connection, partition: Partition, cluster: str
+) -> tuple[list[tuple[int, int]], int, int]:
+    """What a cluster's EC2 tasks that are meant to run reserve on the local container instance
+    (cpu units, memory MiB each), and how many of them run and are pending."""
+    t = ecs_tasks.c
+    rows = conn.execute(
+        select(ecs_tasks).where(
+            t.account_id == partition[0],
+            t.region == partition[1],
+            t.cluster == cluster,
+            t.launch_type == "EC2",
+            t.desired_status == "RUNNING",
+        )
+    ).all()
+    reservations, running, pending = [], 0, 0
+    for row in rows:
+        record = _record(row)
+        reservations.append(
+            task_reservation(record.runtime["taskDefinition"], record.document.get("overrides"))
+        )
+        if record.last_status == "RUNNING":
+            running += 1
+        else:
+            pending += 1
+    return reservations, running, pending

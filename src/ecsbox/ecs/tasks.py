@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,6 +15,7 @@ from ecsbox.aws.errors import AwsError
 from ecsbox.core.ids import arn
 from ecsbox.ecs import paging, repo, task_repo
 from ecsbox.ecs.handling import Deps, aws_errors, in_model_order
+from ecsbox.ecs.local_instance import Machine, does_not_fit, instance_arn, task_reservation
 from ecsbox.ecs.model import DEFAULT_CLUSTER_NAME, client_error, invalid_parameter
 from ecsbox.ecs.references import parse_named, parse_task_definition
 from ecsbox.ecs.task_repo import TaskRecord
@@ -163,10 +164,18 @@ def present(record: TaskRecord, include_tags: bool) -> dict[str, Any]:
 
 
 class Tasks:
-    def __init__(self, deps: Deps, wake: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        wake: Callable[[str], None],
+        machine: Callable[[], Awaitable[Machine | None]] | None = None,
+        server_id: str = "",
+    ) -> None:
         self.store = deps.store
         self.clock = deps.clock
         self.wake = wake
+        self.machine = machine
+        self.server_id = server_id
 
     async def create_tasks(
         self,
@@ -174,9 +183,12 @@ class Tasks:
         params: dict[str, Any],
         count: int,
         service_name: str | None = None,
-    ) -> list[TaskRecord]:
-        """Record ``count`` new tasks (PROVISIONING, desired RUNNING) and wake the agent."""
+    ) -> tuple[list[TaskRecord], list[dict[str, str]]]:
+        """Record ``count`` new tasks (PROVISIONING, desired RUNNING) and wake the agent; EC2 tasks
+        that do not fit on the local container instance come back as failures instead."""
         now = self.clock.now()
+        machine = await self.machine() if self.machine is not None else None
+        failures: list[dict[str, str]] = []
 
         def write(conn: Connection) -> list[TaskRecord]:
             cluster = resolve_cluster(conn, ctx, params.get("cluster"))
@@ -192,12 +204,28 @@ class Tasks:
                 raise client_error("TaskDefinition is inactive")
             launch_type, provider = launch_choice(params, cluster.document)
             _check_network(row.document, params, launch_type)
+            reservations: list[tuple[int, int]] = []
+            instance = ""
+            if launch_type == "EC2" and self.machine is not None:  # without a provider: records only
+                if machine is None:
+                    raise invalid_parameter("No Container Instances were found in your cluster.")
+                reservations = task_repo.ec2_reservations(conn, ctx.partition, cluster.name)[0]
+                instance = instance_arn(ctx.region, ctx.account_id, cluster.name, self.server_id)
+            wanted = task_reservation(row.document, params.get("overrides"))
             created = []
             for _ in range(count):
+                if launch_type == "EC2" and machine is not None:
+                    reason = does_not_fit(machine, reservations, wanted)
+                    if reason is not None:
+                        failures.append({"arn": instance, "reason": reason})
+                        continue
+                    reservations.append(wanted)
                 task_id = secrets.token_hex(16)
                 document = new_task_document(
                     ctx, cluster, row.document, task_id, params, launch_type, provider, now
                 )
+                if instance:
+                    document["containerInstanceArn"] = instance
                 record = TaskRecord(
                     task_arn=document["taskArn"],
                     account_id=ctx.account_id,
@@ -227,15 +255,15 @@ class Tasks:
         records = await self.store.write(write)
         for record in records:
             self.wake(record.task_arn)
-        return records
+        return records, failures
 
     @aws_errors
     async def run(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         count = int(params.get("count") or 1)
         if not 1 <= count <= MAX_RUN_COUNT:
             raise invalid_parameter(f"Count must be between 1 and {MAX_RUN_COUNT}.")
-        records = await self.create_tasks(ctx, params, count)
-        return {"tasks": [present(r, include_tags=True) for r in records], "failures": []}
+        records, failures = await self.create_tasks(ctx, params, count)
+        return {"tasks": [present(r, include_tags=True) for r in records], "failures": failures}
 
     @aws_errors
     async def stop(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

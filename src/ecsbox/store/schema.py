@@ -135,6 +135,18 @@ ecs_services = Table(
     Index("ix_ecs_services_cluster", "account_id", "region", "cluster", "name"),
 )
 
+# Custom attributes (PutAttributes) of container instances, per cluster.
+ecs_attributes = Table(
+    "ecs_attributes",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("cluster", String(255), primary_key=True),
+    Column("target_id", String(512), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("value", String(128), nullable=True),
+)
+
 # Account settings: principal_arn "" holds the account default (PutAccountSettingDefault).
 ecs_account_settings = Table(
     "ecs_account_settings",

@@ -1,0 +1,50 @@
+"""The local machine is a container instance of every cluster: EC2 tasks are placed on it and
+take its resources; a task that does not fit fails with ECS's reason."""
+
+from __future__ import annotations
+
+from tests.scenario.ecs_sim import SimBox, simulated
+
+
+@simulated
+async def test_ec2_tasks_use_the_local_instance_until_it_is_full(box: SimBox) -> None:
+    info = await box.runtime.info()
+    memory_mib = info.memory_bytes // (1024 * 1024)
+    instances = (await box("ListContainerInstances", cluster="default"))["containerInstanceArns"]
+    assert len(instances) == 1
+    half = memory_mib // 2
+    task_definition = await box.register("big", {"name": "app", "image": "app:1", "memory": half})
+
+    first = await box("RunTask", taskDefinition=task_definition, launchType="EC2", count=2)
+    assert len(first["tasks"]) == 2 and first["failures"] == []
+    assert first["tasks"][0]["containerInstanceArn"] == instances[0]
+    third = await box("RunTask", taskDefinition=task_definition, launchType="EC2")
+    assert third["tasks"] == []
+    assert third["failures"] == [{"arn": instances[0], "reason": "RESOURCE:MEMORY"}]
+
+    await box.settle()
+    described = await box("DescribeContainerInstances", cluster="default", containerInstances=instances)
+    instance = described["containerInstances"][0]
+    assert instance["runningTasksCount"] == 2
+    left = {
+        r["name"]: r["integerValue"] for r in instance["remainingResources"] if r["name"] in ("CPU", "MEMORY")
+    }
+    assert left["MEMORY"] == memory_mib - 2 * half
+
+
+@simulated
+async def test_custom_attributes_on_the_instance(box: SimBox) -> None:
+    instance = (await box("ListContainerInstances", cluster="default"))["containerInstanceArns"][0]
+    await box(
+        "PutAttributes",
+        cluster="default",
+        attributes=[
+            {"name": "stack", "value": "prod", "targetType": "container-instance", "targetId": instance}
+        ],
+    )
+    listed = await box(
+        "ListAttributes", cluster="default", targetType="container-instance", attributeName="stack"
+    )
+    assert listed["attributes"] == [
+        {"name": "stack", "value": "prod", "targetType": "container-instance", "targetId": instance}
+    ]

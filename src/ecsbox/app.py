@@ -30,9 +30,13 @@ from ecsbox.console import OperatorEndpoints
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import ScaledClock
 from ecsbox.core.lag import LoopLagMonitor
+from ecsbox.ecs.container_listener import ContainerEndpoints, load_key
+from ecsbox.ecs.local_instance import Machine
 from ecsbox.ecs.prune import prune
+from ecsbox.ecs.spot import interrupt_spot_task
 from ecsbox.runtime import Runtime, RuntimeFailure
 from ecsbox.secrets import register as register_secrets
+from ecsbox.secrets import resolve_secret_reference
 from ecsbox.store import Store, schema
 
 log = logging.getLogger("ecsbox")
@@ -52,6 +56,7 @@ class Ecsbox:
     agent: ecs.TaskAgent
     scheduler: ecs.ServiceScheduler
     server_id: str
+    containers: ContainerEndpoints | None = None
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -104,9 +109,23 @@ def build(settings: Settings) -> Ecsbox:
     registry = ServiceRegistry()
     server_id = _server_id(store)
     runtime = _make_runtime(settings, clock)
-    agent = ecs.TaskAgent(store, runtime, clock, bus, server_id, _pause_image_provider(runtime))
+    # What the containers get (metadata, task-role credentials, the AWS endpoint): a listener of
+    # their own, started in _serve before the agent runs.
+    containers = ContainerEndpoints(store, registry, lambda: agent.runtime, load_key(store))
+    agent = ecs.TaskAgent(
+        store,
+        runtime,
+        clock,
+        bus,
+        server_id,
+        _pause_image_provider(runtime),
+        base_environment=containers.task_environment,
+        secret_resolver=lambda account_id, region, value_from: resolve_secret_reference(
+            store, account_id, region, value_from, now=clock.now()
+        ),
+    )
     scheduler = ecs.ServiceScheduler(store, clock, bus, agent.wake)
-    ecs.register(registry, store, clock, agent.wake, scheduler.wake)
+    ecs.register(registry, store, clock, agent.wake, scheduler.wake, _machine_provider(agent), server_id)
     register_secrets(registry, store, clock)
     authenticator = Authenticator(
         settings.default_account_id,
@@ -118,11 +137,43 @@ def build(settings: Settings) -> Ecsbox:
     operator = OperatorEndpoints(
         health=lambda: box.health(),
         reset=_resetter(store, agent) if settings.allow_reset else None,
-        actions={"tasks/prune": lambda: prune(store, agent.runtime, server_id)},
+        actions={
+            "tasks/prune": lambda _body: prune(store, agent.runtime, server_id),
+            "tasks/interrupt": lambda body: interrupt_spot_task(store, agent.wake, _task_arn(body)),
+        },
     )
     asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)
-    box = Ecsbox(settings, store, clock, bus, registry, asgi, LoopLagMonitor(), agent, scheduler, server_id)
+    box = Ecsbox(
+        settings, store, clock, bus, registry, asgi, LoopLagMonitor(), agent, scheduler, server_id, containers
+    )
     return box
+
+
+def _machine_provider(agent: ecs.TaskAgent) -> Callable[[], Awaitable[Machine | None]]:
+    """This machine's size as the container engine reports it (asked once): the local container
+    instance every cluster has. None while no engine answers."""
+    known: list[Machine] = []
+
+    async def machine() -> Machine | None:
+        if known:
+            return known[0]
+        if agent.runtime is None:
+            return None
+        try:
+            info = await agent.runtime.info()
+        except RuntimeFailure:
+            return None
+        known.append(Machine(info.cpus, info.memory_bytes, info.architecture))
+        return known[0]
+
+    return machine
+
+
+def _task_arn(body: dict[str, Any]) -> str:
+    task_arn = body.get("task")
+    if not isinstance(task_arn, str) or not task_arn.startswith("arn:aws:ecs:"):
+        raise ValueError('send {"task": "<task ARN>"}')
+    return task_arn
 
 
 def _server_id(store: Store) -> str:
@@ -261,6 +312,20 @@ async def _check_runtime(box: Ecsbox) -> None:
     log.info("event=container_engine name=%s version=%s cpus=%s", info.name, info.version, info.cpus)
 
 
+async def _start_container_listener(box: Ecsbox) -> None:
+    """The containers' own listener (DESIGN.md, Security). ``ECSBOX_CONTAINER_PORT`` picks its port
+    (0: any free one); ``ECSBOX_CONTAINER_LINK_LOCAL=0`` keeps ecsbox off 169.254.170.2 (task-role
+    credentials then go into the containers' environment)."""
+    if box.containers is None or box.agent.runtime is None:
+        return
+    port = int(os.environ.get("ECSBOX_CONTAINER_PORT") or 0)
+    link_local = os.environ.get("ECSBOX_CONTAINER_LINK_LOCAL", "1").strip().lower() not in {"0", "false"}
+    try:
+        await box.containers.start(box.agent.network, box.server_id, port, link_local)
+    except OSError as exc:
+        log.warning("event=container_listener_failed error=%s", exc)
+
+
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its graceful shutdown, which would end the process before
     ecsbox has closed its store; here a signal only asks the server to stop."""
@@ -285,6 +350,7 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
             await asyncio.to_thread(box.remember_clock)
 
     await _check_runtime(box)
+    await _start_container_listener(box)
     tasks = [
         asyncio.create_task(remember_clock_every_minute()),
         asyncio.create_task(box.lag.run()),
@@ -296,6 +362,9 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
     finally:
         for task in tasks:
             task.cancel()
+        if box.containers is not None:
+            with suppress(Exception):
+                await box.containers.stop()
         if box.agent.runtime is not None:
             with suppress(Exception):
                 await box.agent.runtime.close()

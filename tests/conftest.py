@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,33 @@ class LiveServer:
         request = urllib.request.Request(f"{self.endpoint}/_ecsbox/state/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
+
+    def server_id(self) -> str | None:
+        """The id ecsbox labels its containers with (kept in its database)."""
+        database = self.data_dir / "ecsbox.db"
+        if not database.exists():
+            return None
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            row = conn.execute("SELECT value FROM ecsbox_meta WHERE key = 'server_id'").fetchone()
+        return str(row[0]) if row else None
+
+    def remove_docker_leftovers(self) -> None:
+        """Remove this server's containers and task network from the engine (after it stopped)."""
+        server_id = self.server_id()
+        if server_id is None or shutil.which("docker") is None:
+            return
+        listed = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=ecsbox.server={server_id}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        ids = listed.stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, timeout=120)
+        subprocess.run(
+            ["docker", "network", "rm", f"ecsbox-{server_id[:12]}"], capture_output=True, timeout=30
+        )
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -94,6 +124,7 @@ def ecsbox_server() -> Iterator[LiveServer]:
             yield server
         finally:
             server.stop()
+            server.remove_docker_leftovers()
 
 
 @pytest.fixture()

@@ -42,6 +42,7 @@ from ecsbox.store import Store, schema
 log = logging.getLogger("ecsbox")
 
 CLOCK_KEY = "clock_last_scaled"
+CLOCK_SAVE_EVERY_S = 1.0  # wall seconds between saves of the scaled clock's high-water mark
 
 
 @dataclass
@@ -78,17 +79,25 @@ class Ecsbox:
         }
 
     def remember_clock(self) -> None:
-        """Persist how far the scaled clock has run, so a restart never runs it backwards."""
-        now = self.clock.now()
+        """Persist where the scaled clock is, at shutdown (the event loop has stopped)."""
+        self.store.write_now(_save_clock(self.clock.now()))
 
-        def save(conn: Any) -> None:
-            updated = conn.execute(
-                schema.meta.update().where(schema.meta.c.key == CLOCK_KEY).values(value=repr(now))
-            ).rowcount
-            if not updated:
-                conn.execute(schema.meta.insert().values(key=CLOCK_KEY, value=repr(now)))
+    async def remember_clock_ahead(self) -> None:
+        """Persist a point the scaled clock will not have passed before the next save, so even a
+        kill -9 never lets a restart run the clock backwards (it may jump ahead by as much)."""
+        ahead = CLOCK_SAVE_EVERY_S * 2 * self.settings.time_scale
+        await self.store.write(_save_clock(self.clock.now() + ahead))
 
-        self.store.write_now(save)
+
+def _save_clock(value: float) -> Callable[[Any], None]:
+    def save(conn: Any) -> None:
+        updated = conn.execute(
+            schema.meta.update().where(schema.meta.c.key == CLOCK_KEY).values(value=repr(value))
+        ).rowcount
+        if not updated:
+            conn.execute(schema.meta.insert().values(key=CLOCK_KEY, value=repr(value)))
+
+    return save
 
 
 def _clock_origin(store: Store, wall_now: float) -> float:
@@ -344,15 +353,15 @@ class _Server(uvicorn.Server):
 
 
 async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsbox) -> None:
-    async def remember_clock_every_minute() -> None:
+    async def remember_clock_ahead() -> None:
         while True:
-            await asyncio.sleep(60)
-            await asyncio.to_thread(box.remember_clock)
+            await box.remember_clock_ahead()
+            await asyncio.sleep(CLOCK_SAVE_EVERY_S)
 
     await _check_runtime(box)
     await _start_container_listener(box)
     tasks = [
-        asyncio.create_task(remember_clock_every_minute()),
+        asyncio.create_task(remember_clock_ahead()),
         asyncio.create_task(box.lag.run()),
         asyncio.create_task(box.agent.run()),
         asyncio.create_task(box.scheduler.run()),

@@ -86,6 +86,7 @@ def test_seed_definition_registers_twice_and_survives_a_restart(tmp_path: Path) 
         assert third["taskDefinition"]["revision"] == 3
     finally:
         again.stop()
+        again.remove_docker_leftovers()
 
 
 def test_listens_on_loopback_only_and_reset_is_off_by_default(tmp_path: Path) -> None:
@@ -106,6 +107,7 @@ def test_listens_on_loopback_only_and_reset_is_off_by_default(tmp_path: Path) ->
         assert set(health["services"]) >= {"ecs", "ecr", "cloudwatch", "logs", "xray", "elbv2", "sts"}
     finally:
         server.stop()
+        server.remove_docker_leftovers()
 
 
 def test_strict_signatures_when_access_keys_are_configured(tmp_path: Path) -> None:
@@ -133,6 +135,7 @@ def test_strict_signatures_when_access_keys_are_configured(tmp_path: Path) -> No
             assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] in (400, 403)
     finally:
         server.stop()
+        server.remove_docker_leftovers()
 
 
 def test_accounts_and_regions_are_partitions(ecsbox_endpoint: str) -> None:

@@ -36,6 +36,7 @@ from ecsbox.ecs.task_state import (
     STOPPED,
     STOPPING,
     TASK_FAILED_TO_START,
+    UNKNOWN,
     is_past,
     observe,
     task_health,
@@ -167,14 +168,21 @@ class TaskAgent:
                 task.cancel()
 
     async def reconcile(self) -> None:
-        """One level-triggered pass: drive every unfinished task, remove orphans and expired tasks."""
+        """One level-triggered pass: drive every task whose containers do not match what it
+        should be (a RUNNING task whose containers all run is left to the runtime's events),
+        remove orphans and expired tasks."""
         unfinished = await self.store.read(task_repo.unfinished_tasks)
-        for record in unfinished:
-            self.wake(record.task_arn)
         if self.runtime is None:
+            for record in unfinished:
+                self.wake(record.task_arn)
             return
+        states = await self.runtime.list({LABEL_SERVER: self.server_id})
+        by_id = {state.id: state for state in states}
+        for record in unfinished:
+            if not _settled(record, by_id):
+                self.wake(record.task_arn)
         known = await self.store.read(task_repo.all_task_arns)
-        for state in await self.runtime.list({LABEL_SERVER: self.server_id}):
+        for state in states:
             if state.labels.get(LABEL_TASK_ARN) not in known:
                 log.info("event=orphan_removed container=%s", state.name)
                 await self._remove_quietly(state.id)
@@ -231,10 +239,14 @@ class TaskAgent:
         return await self.store.read(lambda conn: task_repo.get_task(conn, task_arn))
 
     async def _update(self, task_arn: str, change: Callable[[TaskRecord], bool | None]) -> TaskRecord | None:
+        """Change the task in one write; a change that returns False writes nothing and tells no one."""
+        wrote: list[bool] = []
+
         def changed(record: TaskRecord) -> bool | None:
             before = (record.last_status, record.desired_status)
             result = change(record)
             if result is not False:
+                wrote.append(True)
                 record.document["version"] = int(record.document.get("version", 1)) + 1
                 if (record.last_status, record.desired_status) != before:
                     record.document["lastStatus"] = record.last_status
@@ -242,7 +254,7 @@ class TaskAgent:
             return result
 
         record = await self.store.write(lambda conn: task_repo.mutate_task(conn, task_arn, changed))
-        if record is not None:
+        if record is not None and wrote:
             await self.bus.publish(
                 TASK_CHANGED,
                 {
@@ -596,6 +608,29 @@ class TaskAgent:
 
 
 # ---- pure helpers ------------------------------------------------------------------------------
+
+
+def _settled(record: TaskRecord, observed: dict[str, ContainerState]) -> bool:
+    """Does the record already say what the runtime shows? A RUNNING task meant to run whose every
+    container is as recorded (status and health) and whose pause container runs has nothing for
+    the periodic pass to do; anything else (including what a lost event left behind) is driven.
+    ``observed``: this server's containers by id."""
+    if record.last_status != RUNNING or record.desired_status != RUNNING:
+        return False
+    pause = record.runtime.get("pause")
+    if pause and (pause not in observed or observed[pause].status != "running"):
+        return False
+    containers: dict[str, str] = record.runtime.get("containers", {})
+    for container in record.document.get("containers", []):
+        container_id = containers.get(container["name"])
+        if container_id is None:
+            return False
+        seen = observe(observed.get(container_id))
+        if seen.last_status != container.get("lastStatus"):
+            return False
+        if seen.health != UNKNOWN and seen.health != container.get("healthStatus"):
+            return False
+    return True
 
 
 def default_environment(record: TaskRecord) -> dict[str, str]:

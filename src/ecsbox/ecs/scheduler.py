@@ -104,6 +104,7 @@ def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
     if record is None or record.status == "INACTIVE":
         return []
     tasks = task_repo.service_tasks(conn, record.partition, record.cluster, record.name)
+    unchanged = repr((record.status, record.document, record.scheduler))
     document = record.document
     state = record.scheduler
     messages: list[str] = []
@@ -158,7 +159,8 @@ def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
         record.status = "INACTIVE"
         document["status"] = "INACTIVE"
     _append_events(record, messages, now)
-    service_repo.save_service(conn, record)
+    if touched or repr((record.status, record.document, record.scheduler)) != unchanged:
+        service_repo.save_service(conn, record)  # a tick that changed nothing writes nothing
     return touched
 
 

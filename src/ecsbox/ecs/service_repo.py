@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from ecsbox.store import Prepared
 from ecsbox.store.schema import ecs_services
 
 Partition = tuple[str, str]
@@ -136,17 +137,21 @@ def mutate_service(
     return record
 
 
+_CLUSTER_SERVICE_STATES = Prepared(
+    select(ecs_services.c.status, ecs_services.c.document).where(
+        ecs_services.c.account_id == bindparam("account_id"),
+        ecs_services.c.region == bindparam("region"),
+        ecs_services.c.cluster == bindparam("cluster"),
+        ecs_services.c.status != "INACTIVE",
+    )
+)
+
+
 def cluster_service_states(conn: Connection, partition: Partition, cluster: str) -> list[tuple[str, str]]:
     """(status, launchType) of a cluster's ACTIVE and DRAINING services, for its counts."""
-    s = ecs_services.c
-    rows = conn.execute(
-        select(s.status, s.document).where(
-            s.account_id == partition[0],
-            s.region == partition[1],
-            s.cluster == cluster,
-            s.status != "INACTIVE",
-        )
-    ).all()
+    rows = _CLUSTER_SERVICE_STATES.rows(
+        conn, {"account_id": partition[0], "region": partition[1], "cluster": cluster}
+    )
     states = []
     for status, document in rows:
         parsed = orjson.loads(document)

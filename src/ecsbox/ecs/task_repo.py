@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from ecsbox.ecs.local_instance import task_reservation
+from ecsbox.store import Prepared
 from ecsbox.store.schema import ecs_tasks
 
 Partition = tuple[str, str]
@@ -215,17 +216,21 @@ def count_tasks(conn: Connection, partition: Partition, cluster: str) -> dict[st
     return {"running": running, "pending": len(rows) - running}
 
 
+_CLUSTER_TASK_STATES = Prepared(
+    select(ecs_tasks.c.last_status, ecs_tasks.c.launch_type).where(
+        ecs_tasks.c.account_id == bindparam("account_id"),
+        ecs_tasks.c.region == bindparam("region"),
+        ecs_tasks.c.cluster == bindparam("cluster"),
+        ecs_tasks.c.desired_status == "RUNNING",
+    )
+)
+
+
 def cluster_task_states(conn: Connection, partition: Partition, cluster: str) -> list[tuple[str, str]]:
     """(lastStatus, launchType) of a cluster's tasks that are meant to run, for its counts."""
-    t = ecs_tasks.c
-    rows = conn.execute(
-        select(t.last_status, t.launch_type).where(
-            t.account_id == partition[0],
-            t.region == partition[1],
-            t.cluster == cluster,
-            t.desired_status == "RUNNING",
-        )
-    ).all()
+    rows = _CLUSTER_TASK_STATES.rows(
+        conn, {"account_id": partition[0], "region": partition[1], "cluster": cluster}
+    )
     return [(row[0], row[1]) for row in rows]
 
 

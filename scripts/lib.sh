@@ -37,6 +37,33 @@ apt_install() {
     rm -f "$log"
 }
 
+# --- what the tests use from Debian ------------------------------------------------------------
+
+# busybox-static: the static busybox copied into FROM scratch test images; debootstrap: the Debian
+# root file system of the image that runs an SDK inside a task; iproute2: ecsbox routes
+# 169.254.170.2 (task credentials) with it. Installed as root on Debian when missing; elsewhere the
+# tests that need them skip and say why.
+ensure_test_tools() {
+    local missing=()
+    if ! busybox_is_static; then missing+=(busybox-static); fi
+    if ! have debootstrap && [ ! -x /usr/sbin/debootstrap ]; then missing+=(debootstrap); fi
+    if ! have ip && [ ! -x /usr/sbin/ip ] && [ ! -x /sbin/ip ]; then missing+=(iproute2); fi
+    [ "${#missing[@]}" -gt 0 ] || return 0
+    if is_root && have apt-get; then
+        apt_install "${missing[@]}"
+    else
+        warn "not installed: ${missing[*]} (tests that need them will skip)"
+    fi
+}
+
+busybox_is_static() {
+    local path
+    path="$(command -v busybox 2>/dev/null || true)"
+    [ -n "$path" ] || return 1
+    # A dynamically linked busybox cannot run in a FROM scratch image.
+    if have file; then file -L "$path" | grep -q 'statically linked'; else dpkg -s busybox-static >/dev/null 2>&1; fi
+}
+
 # --- Python ----------------------------------------------------------------------------------
 
 python_is_usable() { # $1: interpreter; true when it is Python >= 3.11 with a working venv module

@@ -48,3 +48,16 @@ async def test_custom_attributes_on_the_instance(box: SimBox) -> None:
     assert listed["attributes"] == [
         {"name": "stack", "value": "prod", "targetType": "container-instance", "targetId": instance}
     ]
+
+
+@simulated
+async def test_start_task_on_the_local_instance(box: SimBox) -> None:
+    instance = (await box("ListContainerInstances", cluster="default"))["containerInstanceArns"][0]
+    task_definition = await box.register("small", {"name": "app", "image": "app:1", "memory": 64})
+    answer = await box("StartTask", taskDefinition=task_definition, containerInstances=[instance, "elsewhere"])
+    assert [t["containerInstanceArn"] for t in answer["tasks"]] == [instance]
+    assert answer["failures"] == [{"arn": "elsewhere", "reason": "MISSING"}]
+    await box.settle()
+    listed = await box("ListTasks", cluster="default", containerInstance=instance)
+    assert listed["taskArns"] == [answer["tasks"][0]["taskArn"]]
+    assert (await box("ListTasks", cluster="default", containerInstance="another"))["taskArns"] == []

@@ -77,6 +77,7 @@ def operations(
         "UntagResource": tagging.untag,
         "ListTagsForResource": tagging.list,
         "RunTask": tasks.run,
+        "StartTask": tasks.start,
         "StopTask": tasks.stop,
         "DescribeTasks": tasks.describe,
         "ListTasks": tasks.list,

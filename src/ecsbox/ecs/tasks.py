@@ -266,6 +266,26 @@ class Tasks:
         return {"tasks": [present(r, include_tags=True) for r in records], "failures": failures}
 
     @aws_errors
+    async def start(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """StartTask: one task on each named container instance. The only instance is this
+        machine, so each entry must name it (ARN or id); others come back as MISSING failures."""
+        instances = list(params.get("containerInstances") or [])
+        if not 1 <= len(instances) <= MAX_RUN_COUNT:
+            raise invalid_parameter(f"containerInstances must name between 1 and {MAX_RUN_COUNT} instances.")
+        cluster = await self.store.read(lambda conn: resolve_cluster(conn, ctx, params.get("cluster")))
+        ours = instance_arn(ctx.region, ctx.account_id, cluster.name, self.server_id)
+        local = [text for text in instances if text in (ours, ours.rsplit("/", 1)[-1])]
+        failures = [{"arn": text, "reason": "MISSING"} for text in instances if text not in local]
+        records: list[TaskRecord] = []
+        if local:
+            run = {k: v for k, v in params.items() if k != "containerInstances"}
+            records, placement_failures = await self.create_tasks(
+                ctx, {**run, "launchType": "EC2"}, len(local)
+            )
+            failures.extend(placement_failures)
+        return {"tasks": [present(r, include_tags=True) for r in records], "failures": failures}
+
+    @aws_errors
     async def stop(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         reason = params.get("reason") or DEFAULT_STOP_REASON
         record = await self.stop_task(ctx, params.get("cluster"), params["task"], USER_INITIATED, reason)
@@ -345,6 +365,16 @@ class Tasks:
 
         def read(conn: Connection) -> list[str]:
             cluster = resolve_cluster(conn, ctx, params.get("cluster"))
+            wanted_instance = params.get("containerInstance")
+            if wanted_instance:
+                ours = instance_arn(ctx.region, ctx.account_id, cluster.name, self.server_id)
+                if wanted_instance not in (ours, ours.rsplit("/", 1)[-1]):
+                    return []
+                launch: str | None = "EC2"  # only EC2 tasks run on a container instance
+                if params.get("launchType") not in (None, launch):
+                    return []
+            else:
+                launch = params.get("launchType")
             family = params.get("family")
             return task_repo.list_task_arns(
                 conn,
@@ -354,7 +384,7 @@ class Tasks:
                 family=family,
                 started_by=params.get("startedBy"),
                 service_name=params.get("serviceName"),
-                launch_type=params.get("launchType"),
+                launch_type=launch,
                 after=after,
                 limit=limit + 1,
             )

@@ -130,4 +130,4 @@ def test_package_surface() -> None:
             registered.append(operation)
 
     ecsbox.ecs.register(Registry(), store=None, clock=None)  # type: ignore[arg-type]
-    assert len(registered) == 38 and {"RegisterTaskDefinition", "RunTask", "CreateService"} <= set(registered)
+    assert len(registered) == 39 and {"RegisterTaskDefinition", "RunTask", "CreateService"} <= set(registered)

@@ -32,7 +32,7 @@ from ecsbox.core.clock import ScaledClock
 from ecsbox.core.lag import LoopLagMonitor
 from ecsbox.ecs.container_listener import ContainerEndpoints, load_key
 from ecsbox.ecs.local_instance import Machine
-from ecsbox.ecs.prune import prune
+from ecsbox.ecs.prune import prune, stop_all_tasks
 from ecsbox.ecs.spot import interrupt_spot_task
 from ecsbox.runtime import Runtime, RuntimeFailure
 from ecsbox.secrets import register as register_secrets
@@ -149,6 +149,7 @@ def build(settings: Settings) -> Ecsbox:
         actions={
             "tasks/prune": lambda _body: prune(store, agent.runtime, server_id),
             "tasks/interrupt": lambda body: interrupt_spot_task(store, agent.wake, _task_arn(body)),
+            "tasks/stop-all": lambda _body: stop_all_tasks(store, agent.wake, scheduler.pause, clock.wall),
         },
     )
     asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)

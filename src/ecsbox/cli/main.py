@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"how long to wait after SIGTERM before SIGKILL (default: {server.STOP_TIMEOUT_SECONDS:g})",
     )
+    down.add_argument(
+        "--stop-tasks",
+        action="store_true",
+        help="stop every task first (by default tasks keep running and the next `up` adopts them)",
+    )
     down.set_defaults(handler=server.down)
 
     status_parser = commands.add_parser("status", help="ask a running server for its health")

@@ -8,10 +8,13 @@ SIGTERM and waits, then SIGKILL.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,39 @@ def read_pid(pid_file: Path) -> int | None:
         return None
     first = lines[0] if lines else ""
     return int(first) if first.isdigit() and int(first) > 0 else None
+
+
+def read_port(pid_file: Path) -> int | None:
+    """The port on the file's second line (the one the server really got, even for ``--port 0``)."""
+    try:
+        lines = pid_file.read_text().split()
+    except (FileNotFoundError, NotADirectoryError, PermissionError, UnicodeDecodeError):
+        return None
+    return int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else None
+
+
+def _stop_tasks_first(port: int) -> None:
+    """Ask the server to stop every task (and start none) before it is signalled to exit."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/_ecsbox/tasks/stop-all",
+        data=b"{}",
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with opener.open(request, timeout=200) as response:
+            result = json.load(response)
+        print(
+            f"stopped {result.get('tasks_stopped', 0)} tasks"
+            + (
+                f"; {result['tasks_still_stopping']} still stopping"
+                if result.get("tasks_still_stopping")
+                else ""
+            )
+        )
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        _error(f"could not ask the server to stop its tasks ({exc}); stopping it anyway")
 
 
 def is_running(pid: int) -> bool:
@@ -143,6 +179,10 @@ def down(args: argparse.Namespace) -> int:
         _remove_if_names(pid_file, pid)
         return 0
 
+    if getattr(args, "stop_tasks", False):
+        port = read_port(pid_file)
+        if port is not None:
+            _stop_tasks_first(port)
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

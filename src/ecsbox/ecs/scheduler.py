@@ -62,6 +62,7 @@ class ServiceScheduler:
         self.wake_task = wake_task
         self._pending: set[str] = set()
         self._signal = asyncio.Event()
+        self.paused = False  # set while ecsbox stops every task before going down
         bus.subscribe("ecs.task.changed", self._on_task_changed)
 
     def wake(self, service_arn_: str) -> None:
@@ -88,7 +89,12 @@ class ServiceScheduler:
                 except Exception:
                     log.exception("event=service_tick_failed service=%s", arn)
 
+    def pause(self) -> None:
+        self.paused = True
+
     async def tick(self, arn: str) -> None:
+        if self.paused:
+            return
         now = self.clock.now()
         touched = await self.store.write(lambda conn: tick_service(conn, arn, now))
         for task_arn in touched:

@@ -318,18 +318,37 @@ class TaskAgent:
 
     async def _launch(self, record: TaskRecord) -> None:
         assert self.runtime is not None
-        # A launch left half-way (ecsbox restarted) starts again from a clean slate.
-        await self._remove_containers(record)
+        if record.runtime.get("launchStarted"):
+            # A launch left half-way (ecsbox restarted, or the engine failed it): start again from
+            # a clean slate. A first launch has nothing to clean (and skips asking the engine).
+            await self._remove_containers(record)
+        else:
+            await self.store.write(
+                lambda conn: task_repo.mutate_task(
+                    conn, record.task_arn, lambda r: r.runtime.__setitem__("launchStarted", True)
+                )
+            )
         try:
             plan = await self._plan(record, await self._secrets(record))
             pause_id, pause_state = await self._provision(record, plan)
+            if await self._stop_requested(record.task_arn):
+                return  # StopTask came while starting: the stop (woken already) takes over
             await self._pull(record, plan)
+            if await self._stop_requested(record.task_arn):
+                return
             container_ids = await self._start_containers(record, plan, pause_id)
         except TaskFailed as failure:
             await self._fail(record, failure.stop_code, failure.reason)
             self.wake(record.task_arn)
             return
         await self._mark_running(record.task_arn, plan, pause_id, pause_state, container_ids)
+
+    async def _stop_requested(self, task_arn: str) -> bool:
+        current = await self._load(task_arn)
+        if current is None or current.desired_status == STOPPED:
+            self.wake(task_arn)
+            return True
+        return False
 
     async def _provision(
         self, record: TaskRecord, plan: TaskPlan

@@ -208,7 +208,7 @@ def _make_runtime(settings: Settings, clock: ScaledClock) -> Runtime | None:
         return SimulatedRuntime(clock)
     from ecsbox.runtime.docker import DockerRuntime
 
-    return DockerRuntime()
+    return DockerRuntime(max_workers=24)
 
 
 def _pause_image_provider(runtime: Runtime | None) -> Callable[[], Awaitable[str]]:

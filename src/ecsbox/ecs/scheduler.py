@@ -52,6 +52,7 @@ from ecsbox.store import Store
 log = logging.getLogger("ecsbox.ecs.scheduler")
 
 TICK_EVERY_S = 1.0
+COALESCE_S = 0.05
 ON_PURPOSE = {"UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}
 
 
@@ -79,6 +80,9 @@ class ServiceScheduler:
         while True:
             try:
                 await asyncio.wait_for(self._signal.wait(), TICK_EVERY_S)
+                # A burst of task changes (20 tasks starting) wakes us many times: let it gather,
+                # so one tick sees many changes instead of one tick per change.
+                await asyncio.sleep(COALESCE_S)
             except TimeoutError:
                 self._pending.update(await self.store.read(service_repo.live_service_arns))
             self._signal.clear()

@@ -133,8 +133,9 @@ def build(settings: Settings) -> Ecsbox:
             store, account_id, region, value_from, now=clock.now()
         ),
     )
-    scheduler = ecs.ServiceScheduler(store, clock, bus, agent.wake)
-    ecs.register(registry, store, clock, agent.wake, scheduler.wake, _machine_provider(agent), server_id)
+    machine = _machine_provider(agent)
+    scheduler = ecs.ServiceScheduler(store, clock, bus, agent.wake, machine, server_id)
+    ecs.register(registry, store, clock, agent.wake, scheduler.wake, machine, server_id)
     register_secrets(registry, store, clock)
     authenticator = Authenticator(
         settings.default_account_id,

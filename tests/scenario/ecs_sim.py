@@ -110,11 +110,11 @@ class SimBox:
 
         agent = TaskAgent(self.store, runtime, self.clock, bus, SERVER_ID, pause_image, secret_resolver=resolve)
         runtime.agent = agent
-        scheduler = ServiceScheduler(self.store, self.clock, bus, agent.wake)
         async def machine() -> Machine:  # the simulated engine's size: the local container instance
             info = await runtime.info()
             return Machine(info.cpus, info.memory_bytes, info.architecture)
 
+        scheduler = ServiceScheduler(self.store, self.clock, bus, agent.wake, machine, SERVER_ID)
         handlers = {**operations(self.store, self.clock, agent.wake, scheduler.wake, machine, SERVER_ID),
                     **ssm_operations(self.store, self.clock)}
         return Ecsbox(agent, scheduler, handlers, runtime, bus)

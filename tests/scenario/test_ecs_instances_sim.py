@@ -54,10 +54,35 @@ async def test_custom_attributes_on_the_instance(box: SimBox) -> None:
 async def test_start_task_on_the_local_instance(box: SimBox) -> None:
     instance = (await box("ListContainerInstances", cluster="default"))["containerInstanceArns"][0]
     task_definition = await box.register("small", {"name": "app", "image": "app:1", "memory": 64})
-    answer = await box("StartTask", taskDefinition=task_definition, containerInstances=[instance, "elsewhere"])
+    answer = await box(
+        "StartTask", taskDefinition=task_definition, containerInstances=[instance, "elsewhere"]
+    )
     assert [t["containerInstanceArn"] for t in answer["tasks"]] == [instance]
     assert answer["failures"] == [{"arn": "elsewhere", "reason": "MISSING"}]
     await box.settle()
     listed = await box("ListTasks", cluster="default", containerInstance=instance)
     assert listed["taskArns"] == [answer["tasks"][0]["taskArn"]]
     assert (await box("ListTasks", cluster="default", containerInstance="another"))["taskArns"] == []
+
+
+@simulated
+async def test_an_ec2_service_runs_what_fits_and_says_why_not_the_rest(box: SimBox) -> None:
+    info = await box.runtime.info()
+    third = info.memory_bytes // (1024 * 1024) // 3
+    task_definition = await box.register("wide", {"name": "app", "image": "app:1", "memory": third})
+    await box(
+        "CreateService", serviceName="wide", taskDefinition=task_definition, desiredCount=4, launchType="EC2"
+    )
+    await box.run_for(30)
+
+    service = (await box("DescribeServices", cluster="default", services=["wide"]))["services"][0]
+    assert service["runningCount"] == 3  # the fourth does not fit on this machine
+    messages = [event["message"] for event in service["events"]]
+    assert any(
+        m.startswith(
+            "(service wide) was unable to place a task because no container instance met all of its "
+            "requirements. The closest matching container-instance "
+        )
+        and "insufficient memory" in m
+        for m in messages
+    ), messages

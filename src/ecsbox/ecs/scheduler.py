@@ -16,8 +16,8 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -41,6 +41,7 @@ from ecsbox.ecs.deployment import (
     scaling_reason,
     stop_rank,
 )
+from ecsbox.ecs.local_instance import Machine, does_not_fit, instance_arn, task_reservation
 from ecsbox.ecs.service_events import ServiceEvent
 from ecsbox.ecs.service_repo import ServiceRecord
 from ecsbox.ecs.services import service_arn, start_deployment
@@ -57,10 +58,20 @@ ON_PURPOSE = {"UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", 
 
 
 class ServiceScheduler:
-    def __init__(self, store: Store, clock: Clock, bus: Bus, wake_task: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        bus: Bus,
+        wake_task: Callable[[str], None],
+        machine: Callable[[], Awaitable[Machine | None]] | None = None,
+        server_id: str = "",
+    ) -> None:
         self.store = store
         self.clock = clock
         self.wake_task = wake_task
+        self.machine = machine  # None: no placement (scenario tests of the scheduler alone)
+        self.server_id = server_id
         self._pending: set[str] = set()
         self._signal = asyncio.Event()
         self.paused = False  # set while ecsbox stops every task before going down
@@ -100,7 +111,8 @@ class ServiceScheduler:
         if self.paused:
             return
         now = self.clock.now()
-        touched = await self.store.write(lambda conn: tick_service(conn, arn, now))
+        placement = Placement(await self.machine(), self.server_id) if self.machine is not None else None
+        touched = await self.store.write(lambda conn: tick_service(conn, arn, now, placement))
         for task_arn in touched:
             self.wake_task(task_arn)
 
@@ -108,7 +120,15 @@ class ServiceScheduler:
 # ---- one tick, inside one transaction ----------------------------------------------------------
 
 
-def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
+@dataclass(frozen=True)
+class Placement:
+    """Where EC2 tasks go: this machine, as every cluster's container instance (None: no engine)."""
+
+    machine: Machine | None
+    server_id: str
+
+
+def tick_service(conn: Connection, arn: str, now: float, placement: Placement | None = None) -> list[str]:
     """Reconcile one service; returns the task ARNs the agent must look at."""
     record = service_repo.get_service(conn, arn)
     if record is None or record.status == "INACTIVE":
@@ -156,7 +176,15 @@ def tick_service(conn: Connection, arn: str, now: float) -> list[str]:
     started: list[str] = []
     for start in decision.to_start:
         created = _start_tasks(
-            conn, record, start.deployment_id, start.task_definition, start.count, tasks, now
+            conn,
+            record,
+            start.deployment_id,
+            start.task_definition,
+            start.count,
+            tasks,
+            now,
+            placement,
+            messages,
         )
         started.extend(t.task_id for t in created)
         touched.extend(t.task_arn for t in created)
@@ -352,6 +380,8 @@ def _start_tasks(
     count: int,
     tasks: list[TaskRecord],
     now: float,
+    placement: Placement | None = None,
+    messages: list[str] | None = None,
 ) -> list[TaskRecord]:
     document = record.document
     ctx = RequestContext(
@@ -378,10 +408,32 @@ def _start_tasks(
     else:
         providers = [None] * count
     created = []
+    wanted = task_reservation(definition.document)
+    reservations: list[tuple[int, int]] | None = None
     for provider in providers:
         launch_type = document.get("launchType") or (
             "FARGATE" if (provider or "").startswith("FARGATE") else "EC2"
         )
+        instance = None
+        if launch_type == "EC2" and placement is not None:
+            if placement.machine is None:
+                if messages is not None:
+                    messages.append(service_events.unable_to_place(record.name))
+                continue
+            if reservations is None:
+                reservations = task_repo.ec2_reservations(conn, record.partition, record.cluster)[0]
+            instance = instance_arn(record.region, record.account_id, record.cluster, placement.server_id)
+            reason = does_not_fit(placement.machine, reservations, wanted)
+            if reason is not None:
+                if messages is not None:
+                    what = "CPU units" if reason == "RESOURCE:CPU" else "memory"
+                    detail = (
+                        f"The closest matching container-instance {instance.rsplit('/', 1)[-1]} has "
+                        f"insufficient {what} available."
+                    )
+                    messages.append(service_events.unable_to_place(record.name, detail))
+                continue
+            reservations.append(wanted)
         params = {
             "startedBy": deployment_id,
             "group": f"service:{record.name}",
@@ -394,6 +446,8 @@ def _start_tasks(
         task_document = new_task_document(
             ctx, cluster, definition.document, task_id, params, launch_type, provider, now
         )
+        if instance:
+            task_document["containerInstanceArn"] = instance
         task = TaskRecord(
             task_arn=task_document["taskArn"],
             account_id=record.account_id,

@@ -17,6 +17,7 @@ import docker
 import docker.errors
 import pytest
 from tests.support.images import busybox_image as build_busybox_image
+from tests.support.images import web_image as build_web_image
 
 from ecsbox.runtime.docker import DockerRuntime
 
@@ -53,6 +54,12 @@ def docker_runtime(docker_client: docker.APIClient) -> Iterator[DockerRuntime]:
 @pytest.fixture(scope="session")
 def busybox_image(docker_client: docker.APIClient) -> str:
     return build_busybox_image(client=docker_client)
+
+
+@pytest.fixture(scope="session")
+def web_image(docker_client: docker.APIClient) -> str:
+    """A web server image (port 80 by default) standing in for the seed article's application."""
+    return build_web_image(client=docker_client)
 
 
 @dataclass

@@ -45,3 +45,28 @@ def busybox_image(tag: str = BUSYBOX_TAG, client: docker.APIClient | None = None
             client, tag, files, BUSYBOX_DOCKERFILE, symlinks=symlinks, labels={"ecsbox.test": "1"}
         )
         return tag
+
+
+WEB_TAG = "ecsbox-test/web:latest"
+# A stand-in for the seed article's PHP web application: busybox httpd on port 80 by default, which
+# leaves on SIGTERM (as a web server's image does), so the seed's task definition runs unchanged.
+WEB_DOCKERFILE = (
+    f"FROM {BUSYBOX_TAG}\n"
+    "COPY www /www\n"
+    'CMD ["sh", "-c", "trap \'exit 0\' TERM; httpd -f -p 80 -h /www & wait"]\n'
+)
+
+
+def web_image(tag: str = WEB_TAG, client: docker.APIClient | None = None) -> str:
+    """``tag``: the busybox image serving ``/www`` on port 80 by default. Built once."""
+    client = client or docker.APIClient(version="auto")
+    busybox_image(client=client)
+    with _build_lock:
+        try:
+            client.inspect_image(tag)
+            return tag
+        except docker.errors.NotFound:
+            pass
+        files = {"www/index.html": (b"<html><body>php-sample-fargate</body></html>\n", 0o644)}
+        build_image_with_client(client, tag, files, WEB_DOCKERFILE, labels={"ecsbox.test": "1"})
+        return tag

@@ -34,6 +34,7 @@ from ecsbox.aws.protocols import PROTOCOLS, Protocol
 from ecsbox.aws.protocols.cbor import split_path
 from ecsbox.aws.protocols.query import is_query_request, query_action
 from ecsbox.aws.registry import ServiceRegistry, ServiceSpec
+from ecsbox.aws.sigv4 import credential_scope
 from ecsbox.aws.validate import validate
 
 log = logging.getLogger("ecsbox.aws")
@@ -134,6 +135,14 @@ class Gateway:
         self, request: HttpRequest, service: ServiceSpec, protocol: Protocol, request_id: str
     ) -> HttpResponse:
         caller = self.authenticator.authenticate(request)
+        scope = credential_scope(request)
+        if scope is not None and scope.service not in service.signing_names:
+            # A signature for one service must not open another (the route comes from headers the
+            # signature may not cover).
+            expected = next(iter(sorted(service.signing_names)))
+            raise AwsError(
+                "InvalidSignatureException", f"Credential should be scoped to correct service: '{expected}'.", 403
+            )
         name = protocol.operation_name(request, service)
         operation = service.operation(name) if name else None
         if operation is None:

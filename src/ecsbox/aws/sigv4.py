@@ -7,10 +7,13 @@ refused.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import posixpath
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, parse_qsl, quote
 
@@ -112,8 +115,13 @@ def expected_signature(
         match = _SIGNED_HEADERS_RE.search(auth)
         signed_headers = match.group(1) if match else ""
         amz_date = request.headers.get("x-amz-date", "")
-        payload_hash = request.headers.get("x-amz-content-sha256") or hashlib.sha256(request.body).hexdigest()
+        body_hash = hashlib.sha256(request.body).hexdigest()
+        payload_hash = request.headers.get("x-amz-content-sha256") or body_hash
+        if payload_hash != body_hash:
+            return None  # the signed hash must be the body's: otherwise any body could ride a signature
     if not signed_headers or not amz_date:
+        return None
+    if "host" not in signed_headers.split(";") or amz_date[:8] != scope.date:
         return None
     header_lines = []
     for name in signed_headers.split(";"):
@@ -146,6 +154,34 @@ def _sent_signature(request: HttpRequest) -> str:
     return match.group(1) if match else ""
 
 
+MAX_SKEW_S = 15 * 60  # AWS refuses a signature dated more than 15 minutes away from its clock
+
+
+def check_freshness(request: HttpRequest, now: float) -> None:
+    """Refuse a signed request dated more than 15 minutes from ``now`` (wall clock), and a
+    pre-signed URL past its ``X-Amz-Expires`` — so a captured request cannot be replayed for ever.
+
+    ``X-Amz-Date: 20260101T000000Z`` checked at 2026-01-01T00:20:00Z → refused.
+    """
+    presigned = "X-Amz-Signature=" in request.query
+    params = dict(parse_qsl(request.query, keep_blank_values=True)) if presigned else {}
+    amz_date = params.get("X-Amz-Date", "") if presigned else request.headers.get("x-amz-date", "")
+    try:
+        signed_at = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC).timestamp()
+    except ValueError:
+        raise AwsError("IncompleteSignatureException", "X-Amz-Date is missing or not a valid date", 400) from None
+    if presigned:
+        expires = params.get("X-Amz-Expires", "")
+        if not expires.isdigit() or now > signed_at + int(expires) or signed_at > now + MAX_SKEW_S:
+            raise AwsError("InvalidSignatureException", f"Signature expired: {amz_date}", 403)
+    elif abs(now - signed_at) > MAX_SKEW_S:
+        raise AwsError(
+            "InvalidSignatureException",
+            f"Signature expired: {amz_date} is now earlier or later than 15 minutes from the server's clock.",
+            403,
+        )
+
+
 @dataclass(frozen=True)
 class AccessKey:
     access_key_id: str
@@ -175,8 +211,13 @@ class Authenticator:
     """
 
     def __init__(
-        self, default_account_id: str, default_region: str, access_keys: dict[str, AccessKey]
+        self,
+        default_account_id: str,
+        default_region: str,
+        access_keys: dict[str, AccessKey],
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        self.wall = wall  # signature freshness is judged on the real wall clock
         self.default_account_id = default_account_id
         self.default_region = default_region
         self.access_keys = access_keys
@@ -201,9 +242,10 @@ class Authenticator:
             raise AwsError(
                 "UnrecognizedClientException", "The security token included in the request is invalid.", 403
             )
+        check_freshness(request, self.wall())
         sent = _sent_signature(request).lower()
         candidates = [expected_signature(request, scope, key.secret)]
-        if "X-Amz-Signature=" in request.query:
+        if "X-Amz-Signature=" in request.query and not request.body:
             candidates.append(expected_signature(request, scope, key.secret, unsigned_payload=True))
         if not any(c is not None and hmac.compare_digest(c, sent) for c in candidates):
             raise AwsError(

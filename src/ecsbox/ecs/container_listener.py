@@ -43,7 +43,7 @@ import uvicorn
 from sqlalchemy import Connection, select
 
 from ecsbox.aws import AwsError, Gateway, HttpRequest, HttpResponse, ServiceRegistry
-from ecsbox.aws.sigv4 import Principal, credential_scope, expected_signature
+from ecsbox.aws.sigv4 import Principal, check_freshness, credential_scope, expected_signature
 from ecsbox.ecs import credentials, metadata, repo, task_repo
 from ecsbox.ecs.agent import default_environment
 from ecsbox.ecs.task_repo import TaskRecord
@@ -329,9 +329,10 @@ class ContainerEndpoints:
             raise AwsError(
                 "ExpiredTokenException", "The security token included in the request is expired", 403
             )
+        check_freshness(request, time.time())
         sent = _sent_signature(request).lower()
         candidates = [expected_signature(request, scope, issued.secret_access_key)]
-        if "X-Amz-Signature=" in request.query:
+        if "X-Amz-Signature=" in request.query and not request.body:
             candidates.append(expected_signature(request, scope, issued.secret_access_key, True))
         if not any(c is not None and hmac.compare_digest(c, sent) for c in candidates):
             raise AwsError(
@@ -462,7 +463,8 @@ class ContainerAsgi:
             else:
                 response = await self.respond(request, client[0] if client else None)
         except Exception:  # a bug answers 500, never kills the listener
-            log.exception("event=container_listener_error path=%s", request.path)
+            # Never the path: it carries the caller's metadata token or credentials id.
+            log.exception("event=container_listener_error method=%s", request.method)
             response = HttpResponse(
                 500, [("content-type", "application/json")], _error_body("InternalFailure", "")
             )

@@ -158,3 +158,32 @@ def test_access_keys_parse_and_reject() -> None:
     assert keys["A"].account_id == "000000000000" and keys["B"].account_id == "111122223333"
     with pytest.raises(ValueError):
         parse_access_keys(("nosecret",), "000000000000")
+
+
+def test_strict_refuses_a_replaced_body_that_claims_the_old_hash() -> None:
+    import hashlib
+
+    request = signed("http://localhost:4566/", body=b'{"a": 1}')
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(b'{"a": 1}').hexdigest()
+    request.body = b'{"a": 2}'
+    with pytest.raises(AwsError) as info:
+        STRICT.authenticate(request)
+    assert info.value.code == "SignatureDoesNotMatch"
+
+
+def test_strict_refuses_a_stale_signature() -> None:
+    request = signed("http://localhost:4566/")
+    late = Authenticator(
+        "000000000000", "us-east-1", STRICT.access_keys, wall=lambda: STRICT.wall() + 16 * 60
+    )
+    with pytest.raises(AwsError) as info:
+        late.authenticate(request)
+    assert (info.value.code, info.value.status) == ("InvalidSignatureException", 403)
+
+
+def test_strict_refuses_an_expired_presigned_url() -> None:
+    request = signed("http://localhost:4566/?Action=ListClusters", method="GET", body=b"", presign=True)
+    late = Authenticator("000000000000", "us-east-1", STRICT.access_keys, wall=lambda: STRICT.wall() + 3601)
+    with pytest.raises(AwsError) as info:
+        late.authenticate(request)
+    assert info.value.code == "InvalidSignatureException"

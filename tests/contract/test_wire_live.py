@@ -172,6 +172,9 @@ def _bad_requests(rng: random.Random) -> list[tuple[str, str, bytes, dict[str, s
     long_name = b"a" * 300
     invalid = {  # well-formed JSON, wrong for this operation
         "RegisterTaskDefinition": [
+            b'{"family": "ok", "containerDefinitions": [null]}',
+            b'{"family": "ok", "containerDefinitions": [{"name": "c", "image": "i", "memory": 9,'
+            b' "environment": [null]}]}',
             b'{"family": 5, "containerDefinitions": []}',
             b'{"family": "ok"}',
             b'{"containerDefinitions": []}',
@@ -182,7 +185,12 @@ def _bad_requests(rng: random.Random) -> list[tuple[str, str, bytes, dict[str, s
             b'{"family": "ok", "containerDefinitions": [{"name": "c", "image": "i"}], "cpu": "256",'
             b' "memory": "4096", "requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc"}',
         ],
-        "DescribeClusters": [b'{"clusters": [1, 2]}', b'{"clusters": "x"}', b'{"include": ["BOGUS"]}'],
+        "DescribeClusters": [
+            b'{"clusters": [null]}',
+            b'{"clusters": [1, 2]}',
+            b'{"clusters": "x"}',
+            b'{"include": ["BOGUS"]}',
+        ],
         "CreateCluster": [
             b'{"clusterName": 5}',
             b'{"settings": [{"name": "bogus", "value": "x"}]}',
@@ -208,7 +216,12 @@ def _bad_requests(rng: random.Random) -> list[tuple[str, str, bytes, dict[str, s
             b"{}",
             b'{"cluster": "nope", "capacityProviders": [], "defaultCapacityProviderStrategy": []}',
         ],
-        "DescribeTaskDefinition": [b"{}", b'{"taskDefinition": "nope:1"}', b'{"taskDefinition": "keep:999"}'],
+        "DescribeTaskDefinition": [
+            b"{}",
+            b'{"taskDefinition": "nope:1"}',
+            b'{"taskDefinition": "keep:999"}',
+            b'{"taskDefinition": "keep:99999999999999999999"}',
+        ],
         "CreateCapacityProvider": [
             b"{}",
             b'{"name": "x"}',
@@ -339,4 +352,40 @@ def test_foreign_host_and_origin_are_refused(ecsbox_endpoint: str) -> None:
     status, _ = _raw(ecsbox_endpoint, "GET", "/_ecsbox/health", b"", {"Host": "evil.example"})
     assert status == 403
     status, _ = _raw(ecsbox_endpoint, "POST", "/_ecsbox/state/reset", b"", {"Origin": "https://evil.example"})
+    assert status == 403
+
+
+def test_a_signature_for_one_service_does_not_open_another(ecsbox_endpoint: str) -> None:
+    request = AWSRequest(
+        method="POST",
+        url=ecsbox_endpoint + "/",
+        data=b"{}",
+        headers={
+            "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.ListClusters",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    SigV4Auth(Credentials("test", "test"), "sts", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    response = urllib3.PoolManager().request(
+        "POST", prepared.url, body=prepared.body, headers=dict(prepared.headers)
+    )
+    assert response.status == 403
+    assert b"Credential should be scoped to correct service" in response.data
+
+
+def test_operator_actions_need_a_json_content_type(ecsbox_endpoint: str) -> None:
+    """No HTML form or no-cors fetch can send application/json, so no web page can post here."""
+    status, _ = _raw(ecsbox_endpoint, "POST", "/_ecsbox/state/reset", b"", {})
+    assert status == 415
+    status, _ = _raw(ecsbox_endpoint, "POST", "/_ecsbox/tasks/prune", b"", {"Content-Type": "text/plain"})
+    assert status == 415
+    port = urlsplit(ecsbox_endpoint).port
+    status, _ = _raw(
+        ecsbox_endpoint,
+        "POST",
+        "/_ecsbox/state/reset",
+        b"{}",
+        {"Content-Type": "application/json", "Origin": f"http://localhost:{port + 1}"},
+    )
     assert status == 403

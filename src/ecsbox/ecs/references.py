@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from ecsbox.core.ids import arn, parse_arn
 from ecsbox.ecs.model import client_error
 
+MAX_REVISION = 2**31 - 1  # revisions are 32-bit integers
+
 
 @dataclass(frozen=True)
 class TaskDefinitionRef:
@@ -33,7 +35,7 @@ def capacity_provider_arn(region: str, account_id: str, name: str) -> str:
 
 
 def _revision(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_REVISION:
         raise client_error(f"Invalid revision number. Number: {text}")
     return int(text)
 

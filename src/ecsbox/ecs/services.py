@@ -79,6 +79,18 @@ def _task_definition(conn: Connection, ctx: RequestContext, text: str) -> dict[s
     return row.document
 
 
+MAX_TASKS_PER_SERVICE = 5000  # ECS's quota of tasks per service
+
+
+def _check_desired(desired: int) -> None:
+    if desired < 0:
+        raise invalid_parameter("desiredCount cannot be negative.")
+    if desired > MAX_TASKS_PER_SERVICE:
+        raise invalid_parameter(
+            f"desiredCount cannot be greater than {MAX_TASKS_PER_SERVICE}, the tasks per service quota."
+        )
+
+
 def _deployment_configuration(
     params: dict[str, Any], current: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -129,8 +141,7 @@ class Services:
             raise invalid_parameter(
                 "desiredCount is required for services with the REPLICA scheduling strategy."
             )
-        if desired < 0:
-            raise invalid_parameter("desiredCount cannot be negative.")
+        _check_desired(desired)
 
         def write(conn: Connection) -> ServiceRecord:
             cluster = resolve_cluster(conn, ctx, params.get("cluster"))
@@ -223,8 +234,7 @@ class Services:
             document = record.document
             new_deployment = bool(params.get("forceNewDeployment"))
             if params.get("desiredCount") is not None:
-                if params["desiredCount"] < 0:
-                    raise invalid_parameter("desiredCount cannot be negative.")
+                _check_desired(params["desiredCount"])
                 document["desiredCount"] = params["desiredCount"]
             if params.get("taskDefinition"):
                 definition = _task_definition(conn, ctx, params["taskDefinition"])

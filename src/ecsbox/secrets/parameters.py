@@ -152,12 +152,17 @@ def find_parameter(
         version = row.version
     elif selector.isdigit():
         version = int(selector)
+        if version > MAX_VERSION:  # past what the store's integers hold: no such version
+            raise parameter_version_not_found(name, version)
     else:
         raise parameter_not_found(name)  # labels: LabelParameterVersion is not implemented, so none exist
     found = repo.get_parameter_version(conn, partition, row.key, version)
     if found is None:
         raise parameter_version_not_found(name, version)
     return row, found, selector
+
+
+MAX_VERSION = 2**31 - 1
 
 
 def parameter_view(

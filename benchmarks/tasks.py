@@ -446,7 +446,12 @@ class Ecsbox:
     def cleanup(self) -> None:
         if self.server.process is not None and self.server.process.poll() is None:
             with contextlib.suppress(Exception):
-                request = urllib.request.Request(f"{self.server.endpoint}/_ecsbox/state/reset", method="POST")
+                request = urllib.request.Request(
+                    f"{self.server.endpoint}/_ecsbox/state/reset",
+                    data=b"{}",
+                    method="POST",
+                    headers={"Content-Type": "application/json"},
+                )
                 urllib.request.urlopen(request, timeout=60).close()
         self.server.stop()
         if self.server_id:  # whatever the reset left (or a server that died)

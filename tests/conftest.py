@@ -31,7 +31,10 @@ class LiveServer:
     output: list[str]
 
     def reset(self) -> None:
-        request = urllib.request.Request(f"{self.endpoint}/_ecsbox/state/reset", method="POST")
+        request = urllib.request.Request(
+            f"{self.endpoint}/_ecsbox/state/reset", data=b"{}", method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
 

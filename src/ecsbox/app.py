@@ -276,6 +276,7 @@ def serve(settings: Settings) -> None:
     box = build(settings)
     sockets = loopback_sockets(settings.port)
     port = sockets[0].getsockname()[1]
+    box.asgi.port = port
     pid_file = settings.pid_file
     pid_file.write_text(f"{os.getpid()}\n{port}\n")
     config = uvicorn.Config(

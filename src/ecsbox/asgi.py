@@ -42,11 +42,23 @@ def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
     return name.endswith(".localhost")
 
 
-def origin_allowed(origin: str, allowed: frozenset[str]) -> bool:
-    """A browser's Origin must name one of our hosts; ``null`` (sandboxed pages) is refused."""
+def origin_allowed(origin: str, allowed: frozenset[str], port: int | None = None) -> bool:
+    """A browser's Origin must be ecsbox's own: one of our hosts and, once the server knows it,
+    our port (a page of another local server, or of a task's published app, is not ours);
+    ``null`` (sandboxed pages) is refused.
+
+    ``http://localhost:4566`` with port 4566 → True; ``http://localhost:3000`` → False.
+    """
     parts = urlsplit(origin.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False
+    if port is not None:
+        try:
+            origin_port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return False
+        if origin_port != port:
+            return False
     return host_allowed(parts.netloc, allowed)
 
 
@@ -60,6 +72,7 @@ class EcsboxAsgi:
         self.gateway = gateway
         self.operator = operator
         self.allowed = frozenset(h.lower() for h in allowed_hosts)
+        self.port: int | None = None  # set once the server has bound its port
 
     async def __call__(
         self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
@@ -88,7 +101,7 @@ class EcsboxAsgi:
                 403, "AccessDeniedException", "Host not allowed; ecsbox answers loopback names only"
             )
         origin = headers.get("origin")
-        if origin is not None and not origin_allowed(origin, self.allowed):
+        if origin is not None and not origin_allowed(origin, self.allowed, self.port):
             return _plain(403, "AccessDeniedException", "Cross-origin requests are not allowed")
         body, too_large = await _read_body(receive)
         if too_large:

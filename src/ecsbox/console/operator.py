@@ -14,6 +14,10 @@ def _json(status: int, document: dict[str, Any]) -> HttpResponse:
     return HttpResponse(status, [("content-type", "application/json")], json.dumps(document).encode())
 
 
+def _is_json(request: HttpRequest) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+
+
 class OperatorEndpoints:
     def __init__(
         self,
@@ -35,17 +39,18 @@ class OperatorEndpoints:
         if path == "/_ecsbox/state/reset" and self._reset is not None:
             if request.method != "POST":
                 return _json(405, {"error": "method not allowed"})
-            # A header no HTML form can send, so a cross-site form post cannot reach it.
-            if request.headers.get("content-type", "").split(";")[0].strip() not in ("", "application/json"):
-                return _json(415, {"error": "send no body or application/json"})
+            # A content type no HTML form or no-cors fetch can send (it forces a CORS preflight,
+            # which ecsbox never answers), so no web page can post here.
+            if not _is_json(request):
+                return _json(415, {"error": "send Content-Type: application/json"})
             await self._reset()
             return _json(200, {"reset": True})
         action = self._actions.get(path.removeprefix("/_ecsbox/"))
         if action is not None:
             if request.method != "POST":
                 return _json(405, {"error": "method not allowed"})
-            if request.headers.get("content-type", "").split(";")[0].strip() not in ("", "application/json"):
-                return _json(415, {"error": "send no body or application/json"})
+            if not _is_json(request):
+                return _json(415, {"error": "send Content-Type: application/json"})
             try:
                 body = json.loads(request.body) if request.body.strip() else {}
             except ValueError:

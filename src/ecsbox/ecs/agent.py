@@ -67,6 +67,7 @@ RECONCILE_EVERY_S = 5.0
 STOPPED_TASK_KEPT_S = 3600.0  # stopped tasks stay describable for about an hour (wall clock)
 START_POLL_S = 0.2
 DEFAULT_START_TIMEOUT_S = 180.0  # the agent's ECS_CONTAINER_START_TIMEOUT on Linux
+DEFAULT_STOP_TIMEOUT_S = 30.0
 STOP_GRACE_S = 30.0  # past a stop timeout by this much, a stop the engine did not finish is asked again
 
 TASK_CHANGED = "ecs.task.changed"  # bus topic: {"task_arn", "last_status", "desired_status", ...}
@@ -341,6 +342,11 @@ class TaskAgent:
             await self._fail(record, failure.stop_code, failure.reason)
             self.wake(record.task_arn)
             return
+        except Exception as exc:  # anything else would relaunch the task for ever: it failed to start
+            log.exception("event=task_launch_failed task=%s", record.task_arn)
+            await self._fail(record, TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}")
+            self.wake(record.task_arn)
+            return
         await self._mark_running(record.task_arn, plan, pause_id, pause_state, container_ids)
 
     async def _stop_requested(self, task_arn: str) -> bool:
@@ -447,6 +453,8 @@ class TaskAgent:
                         f"{dependency} to be {condition}",
                     )
                 await self._park(task_arn)
+                if await self._stop_requested(task_arn):  # StopTask while it waits: stop waiting
+                    raise TaskFailed(TASK_FAILED_TO_START, "Task stopped while starting")
 
     async def _park(self, task_arn: str) -> None:
         """Wait a poll interval, or less if the task's containers change (or :meth:`idle` asks)."""
@@ -523,8 +531,19 @@ class TaskAgent:
         if record.last_status == RUNNING:
             await self._update(record.task_arn, lambda r: _set_status(r, DEACTIVATING))
         ids: dict[str, str] = record.runtime.get("containers", {})
-        plan = await self._plan(record)
-        timeouts = {c.name: c.spec.stop_timeout_s or 0 for c in plan.containers}
+        plan: TaskPlan | None
+        try:
+            plan = await self._plan(record)
+        except Exception:  # a definition that cannot be planned must still be stoppable
+            log.exception("event=task_plan_failed task=%s", record.task_arn)
+            plan = None
+        timeouts: dict[str, float]
+        if plan is not None:
+            timeouts = {c.name: float(c.spec.stop_timeout_s or 0) for c in plan.containers}
+            waves = [[c.name for c in wave] for wave in reversed(start_order(plan.containers))]
+        else:
+            timeouts = dict.fromkeys(ids, DEFAULT_STOP_TIMEOUT_S)
+            waves = [list(ids)]
         issued = record.runtime.get("stopIssuedAt")
         overdue = (
             issued is not None
@@ -539,9 +558,9 @@ class TaskAgent:
 
             await self._update(record.task_arn, stopping)
             # Reverse of the start order: dependents stop before what they depend on.
-            for wave in reversed(start_order(plan.containers)):
+            for wave in waves:
                 await asyncio.gather(
-                    *(self._stop_quietly(ids[c.name], timeouts[c.name]) for c in wave if c.name in ids)
+                    *(self._stop_quietly(ids[name], timeouts.get(name, 0)) for name in wave if name in ids)
                 )
         states = {name: await self.runtime.inspect(cid) for name, cid in ids.items()}
         if any(observe(state).last_status == RUNNING for state in states.values()):

@@ -22,9 +22,11 @@ async def prune(store: Store, runtime: Runtime | None, server_id: str) -> dict[s
     """Remove this server's containers that belong to no task still running; returns counts."""
     if runtime is None:
         return {"containers_removed": 0}
+    # Containers first, then the tasks: a task created in between keeps its fresh containers.
+    states = await runtime.list({LABEL_SERVER: server_id})
     unfinished = {record.task_arn for record in await store.read(task_repo.unfinished_tasks)}
     removed = 0
-    for state in await runtime.list({LABEL_SERVER: server_id}):
+    for state in states:
         if state.labels.get(LABEL_TASK_ARN) in unfinished:
             continue
         with contextlib.suppress(RuntimeFailure):

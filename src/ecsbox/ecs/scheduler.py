@@ -54,6 +54,7 @@ log = logging.getLogger("ecsbox.ecs.scheduler")
 
 TICK_EVERY_S = 1.0
 COALESCE_S = 0.05
+MAX_STARTS_PER_TICK = 100  # a huge scale-out goes in steps, so one tick never holds the loop for long
 ON_PURPOSE = {"UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}
 
 
@@ -180,7 +181,7 @@ def tick_service(conn: Connection, arn: str, now: float, placement: Placement | 
             record,
             start.deployment_id,
             start.task_definition,
-            start.count,
+            min(start.count, MAX_STARTS_PER_TICK),
             tasks,
             now,
             placement,

@@ -16,8 +16,10 @@ Two ways to drive it, same batches:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -71,9 +73,12 @@ def run_batch(
                     outcomes.append((True, result))
     except _RollBack:
         return conn, outcomes
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        # Includes a driver error from a savepoint statement after SQLite rolled the whole
+        # transaction back itself (disk full, I/O error): every write of the batch failed.
         log.error("event=store_commit_failed error=%s", exc)
-        conn.close()
+        with contextlib.suppress(Exception):
+            conn.close()
         error = StoreError(f"commit failed: {exc}")
         return engine.connect(), [(False, error)] * len(batch)
     return conn, outcomes
@@ -115,20 +120,27 @@ class LoopWriter:
 
     def _drain(self) -> None:
         started = time.perf_counter()
-        while self._pending and time.perf_counter() - started < BATCH_BUDGET_S:
-            batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
-            self._conn, outcomes = run_batch(self.engine, self._conn, batch)
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():  # the caller went away (cancelled)
-                    continue
-                if ok:
-                    future.set_result(value)
-                else:
-                    future.set_exception(value)
-        if self._pending and self._loop is not None:
-            self._loop.call_soon(self._drain)  # let the loop breathe, then go on
-        else:
-            self._scheduled = False
+        try:
+            while self._pending and time.perf_counter() - started < BATCH_BUDGET_S:
+                batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
+                try:
+                    self._conn, outcomes = run_batch(self.engine, self._conn, batch)
+                except Exception as exc:  # never leave a caller waiting, never wedge the writer
+                    log.exception("event=store_batch_failed")
+                    self._conn = None
+                    outcomes = [(False, StoreError(f"write failed: {exc}"))] * len(batch)
+                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                    if future.done():  # the caller went away (cancelled)
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            if self._pending and self._loop is not None:
+                self._loop.call_soon(self._drain)  # let the loop breathe, then go on
+            else:
+                self._scheduled = False
 
     def run_now(self, fn: WriteFn) -> Any:
         """A write outside the event loop (start-up, shutdown, tests), when no loop is writing."""

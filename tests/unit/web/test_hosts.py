@@ -33,3 +33,16 @@ def test_configured_host_is_allowed() -> None:
 )
 def test_origin_allowed(origin: str, allowed: bool) -> None:
     assert origin_allowed(origin, frozenset()) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://localhost:4566", True),
+        ("http://localhost:3000", False),
+        ("http://127.0.0.1", False),
+        ("http://localhost:notaport", False),
+    ],
+)
+def test_origin_must_be_our_port_too(origin: str, allowed: bool) -> None:
+    assert origin_allowed(origin, frozenset(), port=4566) is allowed

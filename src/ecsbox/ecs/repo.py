@@ -5,7 +5,6 @@ them into one atomic operation. Documents are stored as JSON text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, select, text, update
 
+from ecsbox.ecs.documents import dumps
 from ecsbox.ecs.model import Document
 from ecsbox.store import Prepared
 from ecsbox.store.schema import (
@@ -25,13 +25,6 @@ from ecsbox.store.schema import (
 )
 
 Partition = tuple[str, str]  # (account_id, region)
-
-
-def _dumps(document: Any) -> str:
-    try:
-        return orjson.dumps(document).decode()
-    except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits: the exact, slow path
-        return json.dumps(document)
 
 
 def _prefix(column: Any, prefix: str | None) -> Any:
@@ -87,7 +80,7 @@ def insert_task_definition(
             "revision": row.revision,
             "status": row.status,
             "registered_at": registered_at,
-            "document": _dumps(row.document),
+            "document": dumps(row.document),
         },
     )
 
@@ -120,7 +113,7 @@ def save_task_definition(conn: Connection, partition: Partition, row: TaskDefini
     conn.execute(
         update(ecs_task_definitions)
         .where(_taskdef_partition(partition), t.family == row.family, t.revision == row.revision)
-        .values(status=row.status, document=_dumps(row.document))
+        .values(status=row.status, document=dumps(row.document))
     )
 
 
@@ -249,7 +242,7 @@ def put_cluster(
             status=status,
             created_at=now,
             seq=seq,
-            document=_dumps(document),
+            document=dumps(document),
         )
     )
 
@@ -258,7 +251,7 @@ def save_cluster(conn: Connection, partition: Partition, name: str, status: str,
     conn.execute(
         update(ecs_clusters)
         .where(_cluster_key(partition, name))
-        .values(status=status, document=_dumps(document))
+        .values(status=status, document=dumps(document))
     )
 
 
@@ -327,7 +320,7 @@ def put_capacity_provider(
             name=name,
             status=status,
             seq=seq,
-            document=_dumps(document),
+            document=dumps(document),
         )
     )
 
@@ -338,7 +331,7 @@ def save_capacity_provider(
     conn.execute(
         update(ecs_capacity_providers)
         .where(_provider_key(partition, name))
-        .values(status=status, document=_dumps(document))
+        .values(status=status, document=dumps(document))
     )
 
 

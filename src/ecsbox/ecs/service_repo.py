@@ -3,7 +3,6 @@ write function that reads, changes and writes back."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from ecsbox.ecs.documents import dumps
 from ecsbox.store import Prepared
 from ecsbox.store.schema import ecs_services
 
@@ -32,13 +32,6 @@ class ServiceRecord:
     @property
     def partition(self) -> Partition:
         return (self.account_id, self.region)
-
-
-def _dumps(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value)
 
 
 def _record(row: Any) -> ServiceRecord:
@@ -65,8 +58,8 @@ def insert_service(conn: Connection, record: ServiceRecord) -> None:
             name=record.name,
             status=record.status,
             created_at=record.created_at,
-            document=_dumps(record.document),
-            scheduler=_dumps(record.scheduler),
+            document=dumps(record.document),
+            scheduler=dumps(record.scheduler),
         )
     )
 
@@ -75,7 +68,7 @@ def save_service(conn: Connection, record: ServiceRecord) -> None:
     conn.execute(
         update(ecs_services)
         .where(ecs_services.c.service_arn == record.service_arn)
-        .values(status=record.status, document=_dumps(record.document), scheduler=_dumps(record.scheduler))
+        .values(status=record.status, document=dumps(record.document), scheduler=dumps(record.scheduler))
     )
 
 

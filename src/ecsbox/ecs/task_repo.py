@@ -4,7 +4,6 @@ other's changes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
+from ecsbox.ecs.documents import dumps
 from ecsbox.ecs.local_instance import task_reservation
 from ecsbox.store import Prepared
 from ecsbox.store.schema import ecs_tasks
@@ -43,13 +43,6 @@ class TaskRecord:
         return (self.account_id, self.region)
 
 
-def _dumps(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value)
-
-
 def _row_values(record: TaskRecord) -> dict[str, Any]:
     return {
         "task_arn": record.task_arn,
@@ -66,8 +59,8 @@ def _row_values(record: TaskRecord) -> dict[str, Any]:
         "launch_type": record.launch_type,
         "created_at": record.created_at,
         "stopped_wall": record.stopped_wall,
-        "document": _dumps(record.document),
-        "runtime": _dumps(record.runtime),
+        "document": dumps(record.document),
+        "runtime": dumps(record.runtime),
     }
 
 

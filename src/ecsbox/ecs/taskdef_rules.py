@@ -146,3 +146,21 @@ def build_task_definition(request: Document) -> Document:
     definition["requiresAttributes"] = compat.requires_attributes(definition)
     definition["compatibilities"] = compat.compatibilities(definition)
     return definition
+
+
+def host_reach(definition: Document) -> list[str]:
+    """What in a task definition reaches past the container to the host: privileged containers,
+    host paths, the host's network, PID or IPC namespace. ``[]`` for an ordinary definition.
+
+    ``{"networkMode": "host", "containerDefinitions": [{"privileged": True}]}`` →
+    ``["networkMode host", "privileged container"]``.
+    """
+    found = []
+    for key in ("networkMode", "pidMode", "ipcMode"):
+        if definition.get(key) == "host":
+            found.append(f"{key} host")
+    if any(c.get("privileged") for c in definition.get("containerDefinitions") or []):
+        found.append("privileged container")
+    if any((v.get("host") or {}).get("sourcePath") for v in definition.get("volumes") or []):
+        found.append("host volume")
+    return found

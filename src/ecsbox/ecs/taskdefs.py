@@ -19,7 +19,7 @@ from ecsbox.ecs.model import (
 )
 from ecsbox.ecs.references import TaskDefinitionRef, parse_task_definition, task_definition_arn
 from ecsbox.ecs.tag_rules import check_tags
-from ecsbox.ecs.taskdef_rules import build_task_definition
+from ecsbox.ecs.taskdef_rules import build_task_definition, host_reach
 
 NOT_FOUND = "Unable to describe task definition."
 MAX_DELETE = 10
@@ -44,6 +44,14 @@ class TaskDefinitions:
     @aws_errors
     async def register(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         definition = build_task_definition(params)
+        reach = host_reach(definition)
+        if reach and ":assumed-role/" in ctx.principal_arn:
+            # A task's own role (calls from inside a container) must not register a way out of
+            # the container: ecsbox drives Docker, so that would be root on the host.
+            raise client_error(
+                "A task role cannot register a task definition that reaches the host ("
+                + ", ".join(reach) + "); register it with the operator's credentials."
+            )
         new_tags = check_tags(params.get("tags") or [])
         family = definition["family"]
         registered_at = self.clock.now()

@@ -131,3 +131,28 @@ def test_package_surface() -> None:
 
     ecsbox.ecs.register(Registry(), store=None, clock=None)  # type: ignore[arg-type]
     assert len(registered) == 39 and {"RegisterTaskDefinition", "RunTask", "CreateService"} <= set(registered)
+
+
+@pytest.mark.parametrize(
+    ("definition", "reach"),
+    [
+        ({"containerDefinitions": [{"name": "a"}]}, []),
+        (
+            {"networkMode": "host", "containerDefinitions": [{"privileged": True}]},
+            ["networkMode host", "privileged container"],
+        ),
+        (
+            {
+                "pidMode": "host",
+                "volumes": [{"name": "root", "host": {"sourcePath": "/"}}],
+                "containerDefinitions": [],
+            },
+            ["pidMode host", "host volume"],
+        ),
+        ({"volumes": [{"name": "scratch", "host": {}}], "containerDefinitions": []}, []),
+    ],
+)
+def test_host_reach(definition: dict, reach: list[str]) -> None:
+    from ecsbox.ecs.taskdef_rules import host_reach
+
+    assert host_reach(definition) == reach

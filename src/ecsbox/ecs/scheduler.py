@@ -47,7 +47,7 @@ from ecsbox.ecs.service_repo import ServiceRecord
 from ecsbox.ecs.services import service_arn, start_deployment
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import STOPPED
-from ecsbox.ecs.tasks import mark_stopping, new_task_document
+from ecsbox.ecs.tasks import mark_stopping, new_task_document, new_task_record
 from ecsbox.store import Store
 
 log = logging.getLogger("ecsbox.ecs.scheduler")
@@ -449,26 +449,20 @@ def _start_tasks(
         )
         if instance:
             task_document["containerInstanceArn"] = instance
-        task = TaskRecord(
-            task_arn=task_document["taskArn"],
-            account_id=record.account_id,
-            region=record.region,
-            cluster=record.cluster,
-            task_id=task_id,
-            desired_status="RUNNING",
-            last_status="PROVISIONING",
-            family=definition.family,
-            launch_type=launch_type,
-            created_at=now,
-            document=task_document,
-            runtime={
-                "taskDefinition": definition.document,
-                "networkConfiguration": document.get("networkConfiguration"),
-                "deploymentId": deployment_id,
-            },
-            service_name=record.name,
-            started_by=deployment_id,
-            group_name=task_document["group"],
+        task = new_task_record(
+            record.account_id,
+            record.region,
+            record.cluster,
+            task_id,
+            definition.family,
+            definition.document,
+            task_document,
+            launch_type,
+            now,
+            document.get("networkConfiguration"),
+            record.name,
+            deployment_id,
+            deployment_id,
         )
         task_repo.insert_task(conn, task)
         created.append(task)

@@ -226,25 +226,19 @@ class Tasks:
                 )
                 if instance:
                     document["containerInstanceArn"] = instance
-                record = TaskRecord(
-                    task_arn=document["taskArn"],
-                    account_id=ctx.account_id,
-                    region=ctx.region,
-                    cluster=cluster.name,
-                    task_id=task_id,
-                    desired_status="RUNNING",
-                    last_status=PROVISIONING,
-                    family=row.family,
-                    launch_type=launch_type,
-                    created_at=now,
-                    document=document,
-                    runtime={
-                        "taskDefinition": row.document,
-                        "networkConfiguration": params.get("networkConfiguration"),
-                    },
-                    service_name=service_name,
-                    started_by=params.get("startedBy"),
-                    group_name=document["group"],
+                record = new_task_record(
+                    ctx.account_id,
+                    ctx.region,
+                    cluster.name,
+                    task_id,
+                    row.family,
+                    row.document,
+                    document,
+                    launch_type,
+                    now,
+                    params.get("networkConfiguration"),
+                    service_name,
+                    params.get("startedBy"),
                 )
                 task_repo.insert_task(conn, record)
                 if params.get("tags"):
@@ -394,6 +388,45 @@ class Tasks:
         if len(arns) > limit:
             result["nextToken"] = paging.encode_token("ListTasks", [arns[limit - 1]])
         return result
+
+
+def new_task_record(
+    account_id: str,
+    region: str,
+    cluster: str,
+    task_id: str,
+    family: str,
+    definition: dict[str, Any],
+    document: dict[str, Any],
+    launch_type: str,
+    now: float,
+    network_configuration: dict[str, Any] | None,
+    service_name: str | None = None,
+    started_by: str | None = None,
+    deployment_id: str | None = None,
+) -> TaskRecord:
+    """A new task as the store keeps it: PROVISIONING, meant to run, with what the agent needs to
+    run it (its task definition, network configuration and, for a service's task, deployment)."""
+    runtime: dict[str, Any] = {"taskDefinition": definition, "networkConfiguration": network_configuration}
+    if deployment_id:
+        runtime["deploymentId"] = deployment_id
+    return TaskRecord(
+        task_arn=document["taskArn"],
+        account_id=account_id,
+        region=region,
+        cluster=cluster,
+        task_id=task_id,
+        desired_status="RUNNING",
+        last_status=PROVISIONING,
+        family=family,
+        launch_type=launch_type,
+        created_at=now,
+        document=document,
+        runtime=runtime,
+        service_name=service_name,
+        started_by=started_by,
+        group_name=document["group"],
+    )
 
 
 def mark_stopping(record: TaskRecord, stop_code: str, reason: str) -> None:

@@ -23,6 +23,15 @@ from typing import Any
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import Clock
 from ecsbox.ecs import task_repo
+from ecsbox.ecs.task_observations import (
+    apply_container_states,
+    condition_met,
+    default_environment,
+    eni_attachment,
+    set_status,
+    settled,
+    with_network,
+)
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import (
     ACTIVATING,
@@ -36,10 +45,7 @@ from ecsbox.ecs.task_state import (
     STOPPED,
     STOPPING,
     TASK_FAILED_TO_START,
-    UNKNOWN,
-    is_past,
     observe,
-    task_health,
 )
 from ecsbox.ecs.tasks import mark_stopping
 from ecsbox.ecs.taskspec import (
@@ -52,7 +58,6 @@ from ecsbox.ecs.taskspec import (
     start_order,
 )
 from ecsbox.runtime.port import (
-    ContainerSpec,
     ContainerStartFailed,
     ContainerState,
     ImagePullFailed,
@@ -180,7 +185,7 @@ class TaskAgent:
         states = await self.runtime.list({LABEL_SERVER: self.server_id})
         by_id = {state.id: state for state in states}
         for record in unfinished:
-            if not _settled(record, by_id):
+            if not settled(record, by_id):
                 self.wake(record.task_arn)
         known = await self.store.read(task_repo.all_task_arns)
         for state in states:
@@ -361,7 +366,7 @@ class TaskAgent:
     ) -> tuple[str | None, ContainerState | None]:
         assert self.runtime is not None
         if plan.pause is None:
-            await self._update(record.task_arn, lambda r: _set_status(r, PENDING))
+            await self._update(record.task_arn, lambda r: set_status(r, PENDING))
             return None, None
         try:
             await self.runtime.ensure_network(self.network, {LABEL_SERVER: self.server_id})
@@ -376,7 +381,7 @@ class TaskAgent:
         address = state.ip_address if state else None
 
         def provisioned(r: TaskRecord) -> None:
-            _set_status(r, PENDING)
+            set_status(r, PENDING)
             r.document["attachments"] = [eni_attachment(r, address)]
             r.document["connectivity"] = "CONNECTED"
             r.document["connectivityAt"] = self.clock.now()
@@ -387,7 +392,7 @@ class TaskAgent:
     async def _pull(self, record: TaskRecord, plan: TaskPlan) -> None:
         assert self.runtime is not None
         await self._update(
-            record.task_arn, lambda r: _set_status(r, ACTIVATING, pullStartedAt=self.clock.now())
+            record.task_arn, lambda r: set_status(r, ACTIVATING, pullStartedAt=self.clock.now())
         )
         for container in plan.containers:
             try:
@@ -413,7 +418,7 @@ class TaskAgent:
                 await self._wait_dependencies(record.task_arn, container, ids)
                 spec = container.spec
                 if pause_id is not None:
-                    spec = _with_network(spec, f"container:{pause_id}")
+                    spec = with_network(spec, f"container:{pause_id}")
                 try:
                     container_id = await self.runtime.create(spec)
                     ids[container.name] = container_id
@@ -438,7 +443,7 @@ class TaskAgent:
                 continue
             while True:
                 state = await self.runtime.inspect(ids[dependency])
-                done, failed = _condition_met(condition, state)
+                done, failed = condition_met(condition, state)
                 if failed:
                     raise TaskFailed(
                         TASK_FAILED_TO_START,
@@ -482,12 +487,12 @@ class TaskAgent:
         def running(r: TaskRecord) -> None:
             if r.desired_status == STOPPED:
                 return  # stopped while starting: the stop wins
-            _set_status(r, RUNNING)
+            set_status(r, RUNNING)
             r.document.setdefault("startedAt", now)
             if "connectivity" not in r.document:
                 r.document["connectivity"] = "CONNECTED"
                 r.document["connectivityAt"] = now
-            _apply_container_states(r, plan, ids, states, pause_state)
+            apply_container_states(r, plan, ids, states, pause_state)
 
         await self._update(task_arn, running)
         self.wake(task_arn)  # one more look: a container may already have exited
@@ -507,7 +512,7 @@ class TaskAgent:
 
         def watched(r: TaskRecord) -> bool:
             before = repr((r.document.get("containers"), r.document.get("healthStatus")))
-            _apply_container_states(r, plan, ids, states, pause_state)
+            apply_container_states(r, plan, ids, states, pause_state)
             exited = [n for n in essential if observe(states.get(n)).last_status == STOPPED]
             network_lost = pause_id is not None and observe(pause_state).last_status == STOPPED
             if (exited or network_lost) and r.desired_status != STOPPED:
@@ -529,7 +534,7 @@ class TaskAgent:
         assert self.runtime is not None
         now = self.clock.now()
         if record.last_status == RUNNING:
-            await self._update(record.task_arn, lambda r: _set_status(r, DEACTIVATING))
+            await self._update(record.task_arn, lambda r: set_status(r, DEACTIVATING))
         ids: dict[str, str] = record.runtime.get("containers", {})
         plan: TaskPlan | None
         try:
@@ -553,7 +558,7 @@ class TaskAgent:
             issued_at = self.clock.wall()
 
             def stopping(r: TaskRecord) -> None:
-                _set_status(r, STOPPING, stoppingAt=r.document.get("stoppingAt", now))
+                set_status(r, STOPPING, stoppingAt=r.document.get("stoppingAt", now))
                 r.runtime["stopIssuedAt"] = issued_at
 
             await self._update(record.task_arn, stopping)
@@ -567,7 +572,7 @@ class TaskAgent:
             return  # the container's exit (a runtime event) or the periodic pass brings us back
         await self._update(
             record.task_arn,
-            lambda r: _set_status(
+            lambda r: set_status(
                 r, DEPROVISIONING, executionStoppedAt=r.document.get("executionStoppedAt", now)
             ),
         )
@@ -584,11 +589,11 @@ class TaskAgent:
 
         def stopped(r: TaskRecord) -> None:
             if plan is not None:
-                _apply_container_states(r, plan, ids, states, None)
+                apply_container_states(r, plan, ids, states, None)
             for container in r.document.get("containers", []):
                 if container.get("lastStatus") != STOPPED:
                     container["lastStatus"] = STOPPED
-            _set_status(r, STOPPED, stoppedAt=r.document.get("stoppedAt", now))
+            set_status(r, STOPPED, stoppedAt=r.document.get("stoppedAt", now))
             r.document.setdefault("executionStoppedAt", now)
             r.stopped_wall = self.clock.wall()
 
@@ -643,149 +648,6 @@ class TaskAgent:
             except Exception:
                 log.exception("event=runtime_events_failed")
             await asyncio.sleep(1)
-
-
-# ---- pure helpers ------------------------------------------------------------------------------
-
-
-def _settled(record: TaskRecord, observed: dict[str, ContainerState]) -> bool:
-    """Does the record already say what the runtime shows? A RUNNING task meant to run whose every
-    container is as recorded (status and health) and whose pause container runs has nothing for
-    the periodic pass to do; anything else (including what a lost event left behind) is driven.
-    ``observed``: this server's containers by id."""
-    if record.last_status != RUNNING or record.desired_status != RUNNING:
-        return False
-    pause = record.runtime.get("pause")
-    if pause and (pause not in observed or observed[pause].status != "running"):
-        return False
-    containers: dict[str, str] = record.runtime.get("containers", {})
-    for container in record.document.get("containers", []):
-        container_id = containers.get(container["name"])
-        if container_id is None:
-            return False
-        seen = observe(observed.get(container_id))
-        if seen.last_status != container.get("lastStatus"):
-            return False
-        if seen.health != UNKNOWN and seen.health != container.get("healthStatus"):
-            return False
-    return True
-
-
-def default_environment(record: TaskRecord) -> dict[str, str]:
-    return {
-        "AWS_DEFAULT_REGION": record.region,
-        "AWS_REGION": record.region,
-        "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE" if record.launch_type == "FARGATE" else "AWS_ECS_EC2",
-    }
-
-
-def eni_attachment(record: TaskRecord, address: str | None) -> dict[str, Any]:
-    """The task's ENI as ECS reports it; the address is the pause container's on ecsbox's bridge."""
-    vpc = ((record.runtime.get("networkConfiguration") or {}).get("awsvpcConfiguration")) or {}
-    subnets = vpc.get("subnets") or ["subnet-local"]
-    details = [
-        {"name": "subnetId", "value": subnets[0]},
-        {"name": "networkInterfaceId", "value": f"eni-{record.task_id[:17]}"},
-        {"name": "macAddress", "value": "02:42:ac:11:00:02"},
-    ]
-    if address:
-        details.append({"name": "privateIPv4Address", "value": address})
-        details.append({"name": "privateDnsName", "value": f"ip-{address.replace('.', '-')}.ec2.internal"})
-    return {
-        "id": record.task_id[:8] + "-eni",
-        "type": "ElasticNetworkInterface",
-        "status": "ATTACHED",
-        "details": details,
-    }
-
-
-def _set_status(record: TaskRecord, status: str, **timestamps: Any) -> None:
-    if not is_past(record.last_status, status) or record.last_status == status:
-        record.last_status = status
-    for key, value in timestamps.items():
-        record.document[key] = value
-
-
-def _with_network(spec: ContainerSpec, network: str) -> ContainerSpec:
-    from dataclasses import replace
-
-    return replace(spec, network=network)
-
-
-def _condition_met(condition: str, state: ContainerState | None) -> tuple[bool, bool]:
-    """(met, can never be met) for a dependsOn condition on the dependency's current state."""
-    observed = observe(state)
-    if condition == "START":
-        return observed.last_status in (RUNNING, STOPPED), False
-    if condition == "COMPLETE":
-        return observed.last_status == STOPPED, False
-    if condition == "SUCCESS":
-        if observed.last_status != STOPPED:
-            return False, False
-        return observed.exit_code == 0, observed.exit_code != 0
-    if condition == "HEALTHY":
-        if observed.last_status == STOPPED:
-            return False, True
-        return observed.health == "HEALTHY", observed.health == "UNHEALTHY"
-    return True, False
-
-
-def _apply_container_states(
-    record: TaskRecord,
-    plan: TaskPlan,
-    ids: dict[str, str],
-    states: dict[str, ContainerState | None],
-    pause_state: ContainerState | None,
-) -> None:
-    essential = {c.name for c in plan.containers if c.essential}
-    checked = {c.name for c in plan.containers if c.has_health_check}
-    address = pause_state.ip_address if pause_state is not None else None
-    healths = []
-    for container in record.document.get("containers", []):
-        name = container["name"]
-        if name not in ids:
-            continue
-        state = states.get(name)
-        observed = observe(state)
-        container["runtimeId"] = ids[name]
-        container["lastStatus"] = observed.last_status
-        if observed.exit_code is not None:
-            container["exitCode"] = observed.exit_code
-        if observed.reason:
-            container["reason"] = observed.reason
-        if name in checked:
-            container["healthStatus"] = observed.health
-        if state is not None and state.image_id:
-            container["imageDigest"] = state.image_id
-        published = (
-            pause_state.ports if pause_state is not None else (state.ports if state is not None else ())
-        )
-        wanted = {int(m["containerPort"]) for m in _port_mappings(record, name)}
-        if published and wanted:
-            container["networkBindings"] = [
-                {
-                    "bindIP": p.host_ip,
-                    "containerPort": p.container_port,
-                    "hostPort": p.host_port,
-                    "protocol": p.protocol,
-                }
-                for p in published
-                if p.container_port in wanted
-            ]
-        if address:
-            container["networkInterfaces"] = [
-                {"attachmentId": record.task_id[:8] + "-eni", "privateIpv4Address": address}
-            ]
-        if name in essential:
-            healths.append(container.get("healthStatus", "UNKNOWN") if name in checked else "UNKNOWN")
-    record.document["healthStatus"] = task_health(healths)
-
-
-def _port_mappings(record: TaskRecord, container_name: str) -> list[dict[str, Any]]:
-    for container in record.runtime["taskDefinition"].get("containerDefinitions") or []:
-        if container["name"] == container_name:
-            return [m for m in container.get("portMappings") or [] if m.get("containerPort") is not None]
-    return []
 
 
 __all__ = ["PROVISIONING", "TASK_CHANGED", "TaskAgent", "TaskFailed"]

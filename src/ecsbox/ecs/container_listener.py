@@ -45,7 +45,7 @@ from sqlalchemy import Connection, select
 from ecsbox.aws import AwsError, Gateway, HttpRequest, HttpResponse, ServiceRegistry
 from ecsbox.aws.sigv4 import Principal, check_freshness, credential_scope, expected_signature
 from ecsbox.ecs import credentials, metadata, repo, task_repo
-from ecsbox.ecs.agent import default_environment
+from ecsbox.ecs.task_observations import default_environment
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import STOPPED
 from ecsbox.ecs.taskspec import LABEL_SERVER

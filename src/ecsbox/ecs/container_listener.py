@@ -26,15 +26,11 @@ import contextlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
-import socket
-import subprocess
-import sys
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -45,6 +41,14 @@ from sqlalchemy import Connection, select
 from ecsbox.aws import AwsError, Gateway, HttpRequest, HttpResponse, ServiceRegistry
 from ecsbox.aws.sigv4 import Principal, check_freshness, credential_scope, expected_signature
 from ecsbox.ecs import credentials, metadata, repo, task_repo
+from ecsbox.ecs.container_network import (
+    LINK_LOCAL_ADDRESS,
+    LINK_LOCAL_PORT,
+    bridge_network,
+    listening_socket,
+    route_link_local,
+    serve_app,
+)
 from ecsbox.ecs.task_observations import default_environment
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import STOPPED
@@ -54,8 +58,6 @@ from ecsbox.store import Store, schema
 
 log = logging.getLogger("ecsbox.ecs.containers")
 
-LINK_LOCAL_ADDRESS = "169.254.170.2"  # where ECS serves credentials and metadata to containers
-LINK_LOCAL_PORT = 80
 CREDENTIALS_LIFETIME_S = 6 * 3600.0  # the ECS agent's task credentials last about six hours
 KEY_NAME = "container_key"  # ecsbox_meta: the key every container token and credential derives from
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -366,16 +368,16 @@ class ContainerEndpoints:
         if found is None:
             log.info("event=container_listener_off reason=no_docker_bridge")
             return
-        sock = _listening_socket(found.gateway, port)
-        self._servers.append(await _serve(self.app(serve_aws_api=True), sock))
+        sock = listening_socket(found.gateway, port)
+        self._servers.append(await serve_app(self.app(serve_aws_api=True), sock))
         listening = Listening(found.gateway, sock.getsockname()[1], found)
         if link_local and await asyncio.to_thread(route_link_local):
             try:
-                link_sock = _listening_socket(LINK_LOCAL_ADDRESS, LINK_LOCAL_PORT)
+                link_sock = listening_socket(LINK_LOCAL_ADDRESS, LINK_LOCAL_PORT)
             except OSError as exc:
                 log.info("event=link_local_unavailable error=%s", exc)
             else:
-                self._servers.append(await _serve(self.app(serve_aws_api=False), link_sock))
+                self._servers.append(await serve_app(self.app(serve_aws_api=False), link_sock))
                 listening.link_local = True
         self.listening = listening
         log.info(
@@ -507,106 +509,6 @@ async def _read_body(receive: Any) -> tuple[bytes, bool]:
         if not message.get("more_body", False):
             break
     return b"".join(chunks), size > MAX_BODY_BYTES
-
-
-# ---- sockets, servers and the network -------------------------------------------------------------
-
-
-class _QuietServer(uvicorn.Server):
-    """A second server in the process: the operator API's server owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _listening_socket(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address, port))
-        sock.listen(1024)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-async def _serve(app: ContainerAsgi, sock: socket.socket) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    config = uvicorn.Config(
-        app,
-        http="h11" if sys.platform == "win32" else "httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
-    )
-    server = _QuietServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
-        await asyncio.sleep(0.01)
-    if task.done():
-        task.result()  # raises why it could not start
-    return server, task
-
-
-async def bridge_network(runtime: Runtime, name: str, labels: dict[str, str]) -> metadata.TaskNetwork | None:
-    """The subnet and gateway of ecsbox's bridge network (created when missing); None where the
-    runtime is not a Docker engine or the network has no IPv4 gateway."""
-    from ecsbox.runtime.docker import DockerRuntime
-
-    if not isinstance(runtime, DockerRuntime):
-        return None
-    try:
-        network_id = await runtime.ensure_network(name, labels)
-        document: dict[str, Any] = await runtime.run(lambda c: c.inspect_network(network_id))
-    except RuntimeFailure as exc:
-        log.warning("event=container_listener_off reason=no_network error=%s", exc)
-        return None
-    for config in (document.get("IPAM") or {}).get("Config") or []:
-        subnet = str(config.get("Subnet") or "")
-        gateway = str(config.get("Gateway") or "")
-        if ":" in subnet:  # IPv6
-            continue
-        if not gateway and subnet:
-            gateway = _first_host(subnet)
-        if gateway:
-            return metadata.TaskNetwork(subnet, gateway.split("/", 1)[0])
-    return None
-
-
-def _first_host(subnet: str) -> str:
-    import ipaddress
-
-    return str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
-
-
-def route_link_local() -> bool:
-    """Put 169.254.170.2 on the loopback interface (root on Linux only; idempotent). True when
-    the address is there."""
-    if sys.platform != "linux" or not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return False
-    try:
-        shown = subprocess.run(
-            ["ip", "-4", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, timeout=10
-        )
-        if f" {LINK_LOCAL_ADDRESS}/" in shown.stdout:
-            return True
-        added = subprocess.run(
-            ["ip", "addr", "add", f"{LINK_LOCAL_ADDRESS}/32", "dev", "lo"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        log.info("event=link_local_unavailable error=%s", exc)
-        return False
-    if added.returncode != 0 and "File exists" not in added.stderr:
-        log.info("event=link_local_unavailable error=%s", added.stderr.strip())
-        return False
-    return True
 
 
 __all__ = ["ContainerAsgi", "ContainerEndpoints", "Listening", "load_key", "task_role_arn"]

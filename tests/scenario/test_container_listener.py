@@ -302,18 +302,17 @@ async def test_a_token_opens_only_its_own_task(h: Harness) -> None:
 
 
 @scenario()
-async def test_a_task_wide_token_finds_the_asking_container_by_its_address(h: Harness) -> None:
-    arn = await h.run(app("web"), app("worker"))
-    base = path_of(h.environment(arn, "web")["ECS_CONTAINER_METADATA_URI_V4"])
-    states = {s.labels["ecsbox.container-name"]: s for s in await h.box.running_containers(arn)}
-    worker = states["worker"]
-    assert worker.ip_address
-    answer = await h.get(base, client=worker.ip_address)
-    assert answer.json()["Name"] == "worker"
-    # From an address that is none of the task's containers, it cannot tell: it says so.
-    unknown = await h.get(base, client="10.99.99.99")
-    assert unknown.status == 404 and "task" in unknown.json()["message"]
-    assert (await h.get(base + "/task", client="10.99.99.99")).status == 200
+async def test_each_container_reads_its_own_document_even_sharing_an_address(h: Harness) -> None:
+    """In an awsvpc task every container has the task's one address: each container's token names
+    the container, so each still reads its own container document."""
+    arn = await h.run(app("web"), app("worker"), networkMode="awsvpc", networkConfiguration=AWSVPC)
+    for name in ("web", "worker"):
+        base = path_of(h.environment(arn, name)["ECS_CONTAINER_METADATA_URI_V4"])
+        assert (await h.get(base)).json()["Name"] == name
+        assert (await h.get(base + "/task")).status == 200
+    web = path_of(h.environment(arn, "web")["ECS_CONTAINER_METADATA_URI_V4"])
+    worker = path_of(h.environment(arn, "worker")["ECS_CONTAINER_METADATA_URI_V4"])
+    assert web != worker
 
 
 @scenario()

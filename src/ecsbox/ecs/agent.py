@@ -100,7 +100,8 @@ class TaskAgent:
         bus: Bus,
         server_id: str,
         pause_image: PauseImage,
-        base_environment: Callable[[TaskRecord], dict[str, str]] | None = None,
+        # (task, container name) → the environment ecsbox gives that container
+        base_environment: Callable[[TaskRecord, str], dict[str, str]] | None = None,
         secret_resolver: SecretResolver | None = None,
     ) -> None:
         self.store = store
@@ -111,7 +112,7 @@ class TaskAgent:
         self.server_id = server_id
         self.network = f"ecsbox-{server_id[:12]}"
         self.pause_image = pause_image
-        self.base_environment = base_environment or default_environment
+        self.base_environment = base_environment or (lambda record, _name: default_environment(record))
         self._drivers: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -297,7 +298,7 @@ class TaskAgent:
             await self.pause_image()
             if definition.get("networkMode") == "awsvpc" or record.launch_type == "FARGATE"
             else "",
-            self.base_environment(record),
+            lambda name: self.base_environment(record, name),
             secrets,
         )
 

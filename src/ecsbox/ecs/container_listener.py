@@ -145,14 +145,16 @@ class ContainerEndpoints:
 
     # ---- the environment ------------------------------------------------------------------------
 
-    def task_environment(self, record: TaskRecord) -> dict[str, str]:
-        """Every container of the task gets this (the agent's ``base_environment``)."""
+    def task_environment(self, record: TaskRecord, container_name: str = "") -> dict[str, str]:
+        """What a container of the task gets (the agent's ``base_environment``): its metadata
+        token names the container, so in an awsvpc task, where containers share one address,
+        each still reads its own container document."""
         env = default_environment(record)
         listening = self.listening
         if listening is None:  # no container listener (no Docker engine): only the region
             return env
         self._remember(record.task_id, record.task_arn)
-        token = credentials.metadata_token(self.key, record.task_arn, record.task_id)
+        token = credentials.metadata_token(self.key, record.task_arn, record.task_id, container_name)
         env["ECS_CONTAINER_METADATA_URI_V4"] = f"{listening.metadata_base}/v4/{token}"
         env["ECS_CONTAINER_METADATA_URI"] = f"{listening.metadata_base}/v3/{token}"
         env["AWS_ENDPOINT_URL"] = listening.endpoint

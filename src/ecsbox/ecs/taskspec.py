@@ -20,6 +20,7 @@ one machine allows it:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -228,7 +229,7 @@ def plan_task(
     definition: dict[str, Any],
     overrides: dict[str, Any],
     pause_image: str,
-    base_environment: dict[str, str],
+    base_environment: dict[str, str] | Callable[[str], dict[str, str]],
     secrets: dict[str, dict[str, str]] | None = None,
 ) -> TaskPlan:
     """The containers to create for one task, in task-definition order.
@@ -264,7 +265,8 @@ def plan_task(
     for container in containers:
         name = container["name"]
         override = container_overrides.get(name) or {}
-        env = _environment(container, override, base_environment)
+        base = base_environment(name) if callable(base_environment) else base_environment
+        env = _environment(container, override, base)
         env.update((secrets or {}).get(name, {}))
         memory = _int(override.get("memory") or container.get("memory"))
         reservation = _int(override.get("memoryReservation") or container.get("memoryReservation"))

@@ -23,23 +23,19 @@ from typing import Any
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import Clock
 from ecsbox.ecs import task_repo
+from ecsbox.ecs.task_launch import LaunchSteps, SecretResolver, TaskFailed
 from ecsbox.ecs.task_observations import (
     apply_container_states,
-    condition_met,
     default_environment,
-    eni_attachment,
     set_status,
     settled,
-    with_network,
 )
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import (
-    ACTIVATING,
     DEACTIVATING,
     DEPROVISIONING,
     ESSENTIAL_CONTAINER_EXITED,
     ESSENTIAL_EXITED_REASON,
-    PENDING,
     PROVISIONING,
     RUNNING,
     STOPPED,
@@ -51,16 +47,13 @@ from ecsbox.ecs.tasks import mark_stopping
 from ecsbox.ecs.taskspec import (
     LABEL_SERVER,
     LABEL_TASK_ARN,
-    PlannedContainer,
     TaskIdentity,
     TaskPlan,
     plan_task,
     start_order,
 )
 from ecsbox.runtime.port import (
-    ContainerStartFailed,
     ContainerState,
-    ImagePullFailed,
     Runtime,
     RuntimeFailure,
 )
@@ -70,28 +63,15 @@ log = logging.getLogger("ecsbox.ecs.agent")
 
 RECONCILE_EVERY_S = 5.0
 STOPPED_TASK_KEPT_S = 3600.0  # stopped tasks stay describable for about an hour (wall clock)
-START_POLL_S = 0.2
-DEFAULT_START_TIMEOUT_S = 180.0  # the agent's ECS_CONTAINER_START_TIMEOUT on Linux
 DEFAULT_STOP_TIMEOUT_S = 30.0
 STOP_GRACE_S = 30.0  # past a stop timeout by this much, a stop the engine did not finish is asked again
 
 TASK_CHANGED = "ecs.task.changed"  # bus topic: {"task_arn", "last_status", "desired_status", ...}
 
 PauseImage = Callable[[], Awaitable[str]]
-# (account id, region, valueFrom) → the secret's value; raises with the reason ECS reports.
-SecretResolver = Callable[[str, str, str], Awaitable[str]]
 
 
-class TaskFailed(Exception):
-    """A task that cannot be started: its stop code and the reason ECS gives."""
-
-    def __init__(self, stop_code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.stop_code = stop_code
-        self.reason = reason
-
-
-class TaskAgent:
+class TaskAgent(LaunchSteps):
     def __init__(
         self,
         store: Store,
@@ -301,202 +281,6 @@ class TaskAgent:
             lambda name: self.base_environment(record, name),
             secrets,
         )
-
-    async def _secrets(self, record: TaskRecord) -> dict[str, dict[str, str]]:
-        """Each container's ``secrets`` resolved now, at start (they go into its environment and
-        nowhere else; never logged)."""
-        resolved: dict[str, dict[str, str]] = {}
-        for container in record.runtime["taskDefinition"].get("containerDefinitions") or []:
-            for secret in container.get("secrets") or []:
-                if self.secret_resolver is None:
-                    raise TaskFailed(
-                        TASK_FAILED_TO_START,
-                        "ResourceInitializationError: secrets are not available in this ecsbox",
-                    )
-                try:
-                    value = await self.secret_resolver(record.account_id, record.region, secret["valueFrom"])
-                except Exception as exc:
-                    reason = getattr(exc, "message", None) or str(exc)
-                    raise TaskFailed(TASK_FAILED_TO_START, reason) from exc
-                resolved.setdefault(container["name"], {})[secret["name"]] = value
-        return resolved
-
-    # ---- launching ---------------------------------------------------------------------------
-
-    async def _launch(self, record: TaskRecord) -> None:
-        assert self.runtime is not None
-        if record.runtime.get("launchStarted"):
-            # A launch left half-way (ecsbox restarted, or the engine failed it): start again from
-            # a clean slate. A first launch has nothing to clean (and skips asking the engine).
-            await self._remove_containers(record)
-        else:
-            await self.store.write(
-                lambda conn: task_repo.mutate_task(
-                    conn, record.task_arn, lambda r: r.runtime.__setitem__("launchStarted", True)
-                )
-            )
-        try:
-            plan = await self._plan(record, await self._secrets(record))
-            pause_id, pause_state = await self._provision(record, plan)
-            if await self._stop_requested(record.task_arn):
-                return  # StopTask came while starting: the stop (woken already) takes over
-            await self._pull(record, plan)
-            if await self._stop_requested(record.task_arn):
-                return
-            container_ids = await self._start_containers(record, plan, pause_id)
-        except TaskFailed as failure:
-            await self._fail(record, failure.stop_code, failure.reason)
-            self.wake(record.task_arn)
-            return
-        except Exception as exc:  # anything else would relaunch the task for ever: it failed to start
-            log.exception("event=task_launch_failed task=%s", record.task_arn)
-            await self._fail(record, TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}")
-            self.wake(record.task_arn)
-            return
-        await self._mark_running(record.task_arn, plan, pause_id, pause_state, container_ids)
-
-    async def _stop_requested(self, task_arn: str) -> bool:
-        current = await self._load(task_arn)
-        if current is None or current.desired_status == STOPPED:
-            self.wake(task_arn)
-            return True
-        return False
-
-    async def _provision(
-        self, record: TaskRecord, plan: TaskPlan
-    ) -> tuple[str | None, ContainerState | None]:
-        assert self.runtime is not None
-        if plan.pause is None:
-            await self._update(record.task_arn, lambda r: set_status(r, PENDING))
-            return None, None
-        try:
-            await self.runtime.ensure_network(self.network, {LABEL_SERVER: self.server_id})
-            # Present already where ecsbox built it (Docker); any other engine gets it here.
-            await self.runtime.ensure_image(plan.pause.image)
-            pause_id = await self.runtime.create(plan.pause)
-            await self._remember(record.task_arn, "pause", pause_id)
-            await self.runtime.start(pause_id)
-            state = await self.runtime.inspect(pause_id)
-        except RuntimeFailure as exc:
-            raise TaskFailed(TASK_FAILED_TO_START, f"ResourceInitializationError: {exc}") from exc
-        address = state.ip_address if state else None
-
-        def provisioned(r: TaskRecord) -> None:
-            set_status(r, PENDING)
-            r.document["attachments"] = [eni_attachment(r, address)]
-            r.document["connectivity"] = "CONNECTED"
-            r.document["connectivityAt"] = self.clock.now()
-
-        await self._update(record.task_arn, provisioned)
-        return pause_id, state
-
-    async def _pull(self, record: TaskRecord, plan: TaskPlan) -> None:
-        assert self.runtime is not None
-        await self._update(
-            record.task_arn, lambda r: set_status(r, ACTIVATING, pullStartedAt=self.clock.now())
-        )
-        for container in plan.containers:
-            try:
-                await self.runtime.ensure_image(container.spec.image)
-            except ImagePullFailed as exc:
-                raise TaskFailed(
-                    TASK_FAILED_TO_START,
-                    f"CannotPullContainerError: pull image manifest has been retried 1 time(s): {exc}",
-                ) from exc
-            except RuntimeFailure as exc:
-                raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {exc}") from exc
-        await self._update(
-            record.task_arn, lambda r: r.document.__setitem__("pullStoppedAt", self.clock.now())
-        )
-
-    async def _start_containers(
-        self, record: TaskRecord, plan: TaskPlan, pause_id: str | None
-    ) -> dict[str, str]:
-        assert self.runtime is not None
-        ids: dict[str, str] = {}
-        for wave in start_order(plan.containers):
-            for container in wave:
-                await self._wait_dependencies(record.task_arn, container, ids)
-                spec = container.spec
-                if pause_id is not None:
-                    spec = with_network(spec, f"container:{pause_id}")
-                try:
-                    container_id = await self.runtime.create(spec)
-                    ids[container.name] = container_id
-                    await self._remember(record.task_arn, container.name, container_id)
-                    await self.runtime.start(container_id)
-                except ContainerStartFailed as exc:
-                    raise TaskFailed(TASK_FAILED_TO_START, f"CannotStartContainerError: {exc}") from exc
-                except RuntimeFailure as exc:
-                    raise TaskFailed(TASK_FAILED_TO_START, f"CannotCreateContainerError: {exc}") from exc
-        return ids
-
-    async def _wait_dependencies(
-        self, task_arn: str, container: PlannedContainer, ids: dict[str, str]
-    ) -> None:
-        """Wait until every dependsOn condition holds (START, COMPLETE, SUCCESS, HEALTHY), at most
-        the container's startTimeout (on the clock's wall time: it protects the machine, not a
-        business rule)."""
-        assert self.runtime is not None
-        deadline = self.clock.wall() + (container.start_timeout_s or DEFAULT_START_TIMEOUT_S)
-        for dependency, condition in container.depends_on:
-            if dependency not in ids:
-                continue
-            while True:
-                state = await self.runtime.inspect(ids[dependency])
-                done, failed = condition_met(condition, state)
-                if failed:
-                    raise TaskFailed(
-                        TASK_FAILED_TO_START,
-                        f"DependencyError: {dependency} did not meet condition {condition}",
-                    )
-                if done:
-                    break
-                if self.clock.wall() > deadline:
-                    raise TaskFailed(
-                        TASK_FAILED_TO_START,
-                        f"ContainerRuntimeTimeoutError: {container.name} waited too long for "
-                        f"{dependency} to be {condition}",
-                    )
-                await self._park(task_arn)
-                if await self._stop_requested(task_arn):  # StopTask while it waits: stop waiting
-                    raise TaskFailed(TASK_FAILED_TO_START, "Task stopped while starting")
-
-    async def _park(self, task_arn: str) -> None:
-        """Wait a poll interval, or less if the task's containers change (or :meth:`idle` asks)."""
-        recheck = self._recheck
-        self._waiting.add(task_arn)
-        self._parked.set()
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(recheck.wait(), START_POLL_S)
-        finally:
-            self._waiting.discard(task_arn)
-
-    async def _mark_running(
-        self,
-        task_arn: str,
-        plan: TaskPlan,
-        pause_id: str | None,
-        pause_state: ContainerState | None,
-        ids: dict[str, str],
-    ) -> None:
-        assert self.runtime is not None
-        states = {name: await self.runtime.inspect(cid) for name, cid in ids.items()}
-        now = self.clock.now()
-
-        def running(r: TaskRecord) -> None:
-            if r.desired_status == STOPPED:
-                return  # stopped while starting: the stop wins
-            set_status(r, RUNNING)
-            r.document.setdefault("startedAt", now)
-            if "connectivity" not in r.document:
-                r.document["connectivity"] = "CONNECTED"
-                r.document["connectivityAt"] = now
-            apply_container_states(r, plan, ids, states, pause_state)
-
-        await self._update(task_arn, running)
-        self.wake(task_arn)  # one more look: a container may already have exited
 
     # ---- watching ----------------------------------------------------------------------------
 

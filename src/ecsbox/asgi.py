@@ -15,10 +15,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ecsbox.aws import HttpRequest, HttpResponse
+from ecsbox.aws.asgi_io import (
+    MAX_BODY_BYTES,
+    answer_lifespan,
+    http_request,
+    read_body,
+    request_headers,
+    send_response,
+)
 
 log = logging.getLogger("ecsbox.http")
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 Responder = Callable[[HttpRequest], Awaitable[HttpResponse]]
@@ -78,20 +85,12 @@ class EcsboxAsgi:
         self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]
     ) -> None:
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-        response = await self._respond(scope, receive, headers)
-        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        raw_headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
+        response = await self._respond(scope, receive, request_headers(scope))
+        await send_response(send, response)
 
     async def _respond(
         self, scope: dict[str, Any], receive: Callable[..., Any], headers: dict[str, str]
@@ -103,18 +102,10 @@ class EcsboxAsgi:
         origin = headers.get("origin")
         if origin is not None and not origin_allowed(origin, self.allowed, self.port):
             return _plain(403, "AccessDeniedException", "Cross-origin requests are not allowed")
-        body, too_large = await _read_body(receive)
+        body, too_large = await read_body(receive)
         if too_large:
             return _plain(413, "RequestEntityTooLargeException", f"Request body over {MAX_BODY_BYTES} bytes")
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        request = HttpRequest(
-            method=scope["method"],
-            path=path.split("?", 1)[0],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-        )
+        request = http_request(scope, headers, body)
         try:
             if request.path.startswith("/_ecsbox"):
                 return await self.operator(request)
@@ -122,32 +113,3 @@ class EcsboxAsgi:
         except Exception:  # the last line of defence: a bug answers 500, never kills the server
             log.exception("event=unhandled_error path=%s", request.path)
             return _plain(500, "InternalFailure", "ecsbox failed to handle the request")
-
-    @staticmethod
-    async def _lifespan(receive: Callable[..., Any], send: Callable[..., Any]) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-async def _read_body(receive: Callable[..., Any]) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    too_large = False
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            too_large = True
-        elif chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), too_large

@@ -39,6 +39,7 @@ import uvicorn
 from sqlalchemy import Connection, select
 
 from ecsbox.aws import AwsError, Gateway, HttpRequest, HttpResponse, ServiceRegistry
+from ecsbox.aws.asgi_io import answer_lifespan, http_request, read_body, request_headers, send_response
 from ecsbox.aws.sigv4 import Principal, check_freshness, credential_scope, expected_signature
 from ecsbox.ecs import credentials, metadata, repo, task_repo
 from ecsbox.ecs.container_network import (
@@ -60,7 +61,6 @@ log = logging.getLogger("ecsbox.ecs.containers")
 
 CREDENTIALS_LIFETIME_S = 6 * 3600.0  # the ECS agent's task credentials last about six hours
 KEY_NAME = "container_key"  # ecsbox_meta: the key every container token and credential derives from
-MAX_BODY_BYTES = 16 * 1024 * 1024
 CACHE_SIZE = 10_000
 
 _METADATA_RE = re.compile(r"^/v([34])/([^/]+)(/task|/taskWithTags|/stats|/task/stats)?/?$")
@@ -436,30 +436,12 @@ class ContainerAsgi:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await answer_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            value = raw_value.decode("latin-1")
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
-        body, too_large = await _read_body(receive)
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else scope["path"]
-        request = HttpRequest(
-            method=scope["method"],
-            path=path.split("?", 1)[0],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-        )
+        body, too_large = await read_body(receive)
+        request = http_request(scope, request_headers(scope), body)
         client = scope.get("client")
         try:
             if too_large:
@@ -472,10 +454,7 @@ class ContainerAsgi:
             response = HttpResponse(
                 500, [("content-type", "application/json")], _error_body("InternalFailure", "")
             )
-        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
-        raw_headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send_response(send, response)
 
     async def respond(self, request: HttpRequest, client_ip: str | None = None) -> HttpResponse:
         if request.path.startswith("/_ecsbox"):
@@ -495,22 +474,6 @@ class ContainerAsgi:
         if not self.serve_aws_api:
             return _not_found()
         return await self.endpoints.aws_api(request)
-
-
-async def _read_body(receive: Any) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size <= MAX_BODY_BYTES and chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), size > MAX_BODY_BYTES
 
 
 __all__ = ["ContainerAsgi", "ContainerEndpoints", "Listening", "load_key", "task_role_arn"]

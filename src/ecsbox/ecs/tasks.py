@@ -14,6 +14,7 @@ from ecsbox.aws.context import RequestContext
 from ecsbox.aws.errors import AwsError
 from ecsbox.core.ids import arn
 from ecsbox.ecs import paging, repo, task_repo
+from ecsbox.ecs.capacity import resolve_strategy
 from ecsbox.ecs.handling import Deps, aws_errors, in_model_order
 from ecsbox.ecs.local_instance import Machine, does_not_fit, instance_arn, task_reservation
 from ecsbox.ecs.model import DEFAULT_CLUSTER_NAME, client_error, invalid_parameter
@@ -50,20 +51,19 @@ def resolve_cluster(conn: Connection, ctx: RequestContext, text: str | None) -> 
 
 
 def launch_choice(params: dict[str, Any], cluster: dict[str, Any]) -> tuple[str, str | None]:
-    """(launchType, capacityProviderName) for a task: an explicit launch type; else the request's
-    or the cluster's default capacity provider strategy (its first provider with weight or base);
-    else EC2, ECS's default launch type."""
-    if params.get("launchType") and params.get("capacityProviderStrategy"):
-        raise invalid_parameter(
-            "Specifying both a launch type and capacity provider strategy is not supported. "
-            "Remove one and try again."
-        )
-    if params.get("launchType"):
-        return str(params["launchType"]), None
-    strategy = params.get("capacityProviderStrategy") or cluster.get("defaultCapacityProviderStrategy") or []
-    for item in strategy:
-        if item.get("base") or item.get("weight"):
-            provider = str(item["capacityProvider"])
+    """(launchType, capacityProviderName) for a task, by the precedence
+    :func:`ecsbox.ecs.capacity.resolve_strategy` decides: the strategy's first provider with a
+    weight or a base; EC2 for a strategy that gives none."""
+    resolved = resolve_strategy(
+        params.get("launchType"),
+        params.get("capacityProviderStrategy"),
+        cluster.get("defaultCapacityProviderStrategy"),
+    )
+    if resolved.launch_type:
+        return resolved.launch_type, None
+    for share in resolved.strategy:
+        if share.base or share.weight:
+            provider = share.capacity_provider
             return ("FARGATE" if provider.startswith("FARGATE") else "EC2"), provider
     return "EC2", None
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import docker
 import docker.errors
 import pytest
+from tests.conftest import LiveServer
+from tests.e2e.ecs_helpers import Box, ecs_client, server_id
 from tests.support.images import busybox_image as build_busybox_image
 from tests.support.images import web_image as build_web_image
 
@@ -110,3 +112,11 @@ def docker_resources(docker_client: docker.APIClient) -> Iterator[Resources]:
         yield resources
     finally:
         remove_resources(docker_client, resources)
+
+
+@pytest.fixture()
+def box(
+    docker_client: docker.APIClient, busybox_image: str, ecsbox_server: LiveServer, ecsbox_endpoint: str
+) -> Box:
+    """boto3 ECS and the engine, pointed at the shared server whose state was just reset."""
+    return Box(ecsbox_endpoint, server_id(ecsbox_server.data_dir), ecs_client(ecsbox_endpoint), docker_client)

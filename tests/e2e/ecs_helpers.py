@@ -251,3 +251,9 @@ def require_seed(seed_dir: Path) -> Path:
     if not seed_dir.is_dir():
         pytest.skip(f"no seed documents in {seed_dir}")
     return seed_dir
+
+
+def register(box: Box, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
+    """Register a task definition on the box's server; its ARN."""
+    response = box.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
+    return str(response["taskDefinition"]["taskDefinitionArn"])

@@ -17,8 +17,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _down(data_dir: Path, *extra: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "ecsbox", "down", "--data-dir", str(data_dir), *extra],
-                            capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-m", "ecsbox", "down", "--data-dir", str(data_dir), *extra],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -37,8 +41,12 @@ def test_down_keeps_tasks_and_up_adopts_them_unless_asked_to_stop_them(
         try:
             ecs = ecs_client(server.endpoint)
             ecs.create_cluster(clusterName="default")
-            ecs.register_task_definition(family="keep", containerDefinitions=[
-                {"name": "app", "image": busybox_image, "memory": 32, "command": KEEP_RUNNING}])
+            ecs.register_task_definition(
+                family="keep",
+                containerDefinitions=[
+                    {"name": "app", "image": busybox_image, "memory": 32, "command": KEEP_RUNNING}
+                ],
+            )
             task_arn = ecs.run_task(taskDefinition="keep")["tasks"][0]["taskArn"]
 
             def running_id() -> str | None:

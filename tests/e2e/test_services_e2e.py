@@ -30,6 +30,7 @@ from tests.e2e.ecs_helpers import (
     docker_healthy,
     ecs_client,
     image_tag,
+    register,
     remove_server_containers,
     require_seed,
     server_id,
@@ -45,23 +46,11 @@ ACTIVE_STATUSES = {"PROVISIONING", "PENDING", "ACTIVATING", "RUNNING"}
 
 
 @pytest.fixture()
-def box(
-    docker_client: docker.APIClient, busybox_image: str, ecsbox_server: LiveServer, ecsbox_endpoint: str
-) -> Box:
-    return Box(ecsbox_endpoint, server_id(ecsbox_server.data_dir), ecs_client(ecsbox_endpoint), docker_client)
-
-
-@pytest.fixture()
 def cluster(box: Box) -> Iterator[str]:
     name = unique("e2e-svc")
     box.ecs.create_cluster(clusterName=name)
     yield name
     box.cleanup(name)
-
-
-def register(box: Box, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
-    response = box.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
-    return str(response["taskDefinition"]["taskDefinitionArn"])
 
 
 def messages(service: dict[str, Any]) -> list[str]:

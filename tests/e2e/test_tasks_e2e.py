@@ -12,14 +12,11 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
-from tests.conftest import LiveServer
 from tests.e2e.ecs_helpers import (
     Box,
     container_definition,
-    ecs_client,
-    server_id,
+    register,
     unique,
     wait_for,
 )
@@ -37,23 +34,11 @@ HTTPD = [
 
 
 @pytest.fixture()
-def box(
-    docker_client: docker.APIClient, busybox_image: str, ecsbox_server: LiveServer, ecsbox_endpoint: str
-) -> Box:
-    return Box(ecsbox_endpoint, server_id(ecsbox_server.data_dir), ecs_client(ecsbox_endpoint), docker_client)
-
-
-@pytest.fixture()
 def cluster(box: Box) -> Iterator[str]:
     name = unique("e2e-tasks")
     box.ecs.create_cluster(clusterName=name)
     yield name
     box.cleanup(name)
-
-
-def register(box: Box, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
-    response = box.ecs.register_task_definition(family=family, containerDefinitions=containers, **extra)
-    return str(response["taskDefinition"]["taskDefinitionArn"])
 
 
 def run_one(box: Box, cluster: str, task_definition: str, **extra: Any) -> str:

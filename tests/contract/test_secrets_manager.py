@@ -7,33 +7,15 @@ import re
 import subprocess
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
+from tests.contract.aws_clients import aws_client, error_of
 
 REGION = "us-east-1"
 
 
 @pytest.fixture()
 def sm(ecsbox_endpoint: str) -> Any:
-    return boto3.client(
-        "secretsmanager",
-        endpoint_url=ecsbox_endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def error_of(call: Any, **params: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
+    return aws_client("secretsmanager", ecsbox_endpoint, REGION)
 
 
 def test_create_get_put_and_stages(sm: Any) -> None:

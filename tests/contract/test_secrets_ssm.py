@@ -6,33 +6,15 @@ import json
 import subprocess
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import ClientError
+from tests.contract.aws_clients import aws_client, error_of
 
 REGION = "us-east-1"
 
 
 @pytest.fixture()
 def ssm(ecsbox_endpoint: str) -> Any:
-    return boto3.client(
-        "ssm",
-        endpoint_url=ecsbox_endpoint,
-        region_name=REGION,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-def error_of(call: Any, **params: Any) -> tuple[str, int, str]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    response = info.value.response
-    return (
-        response["Error"]["Code"],
-        response["ResponseMetadata"]["HTTPStatusCode"],
-        response["Error"]["Message"],
-    )
+    return aws_client("ssm", ecsbox_endpoint, REGION)
 
 
 def test_put_get_overwrite_and_versions(ssm: Any) -> None:

@@ -269,7 +269,11 @@ class TaskAgent(LaunchSteps):
             network=self.network,
         )
 
-    async def _plan(self, record: TaskRecord, secrets: dict[str, dict[str, str]] | None = None) -> TaskPlan:
+    async def _plan(
+        self, record: TaskRecord, secrets: dict[str, dict[str, str]] | None = None, for_launch: bool = False
+    ) -> TaskPlan:
+        """The task's container specs. Watching and stopping need only their shape: the containers'
+        environment (metadata tokens, credentials, secrets) is made only for a launch."""
         definition = record.runtime["taskDefinition"]
         return plan_task(
             self._identity(record),
@@ -278,7 +282,7 @@ class TaskAgent(LaunchSteps):
             await self.pause_image()
             if definition.get("networkMode") == "awsvpc" or record.launch_type == "FARGATE"
             else "",
-            lambda name: self.base_environment(record, name),
+            (lambda name: self.base_environment(record, name)) if for_launch else {},
             secrets,
         )
 

@@ -66,7 +66,10 @@ class LaunchSteps:
         ) -> TaskRecord | None: ...
 
         async def _plan(
-            self, record: TaskRecord, secrets: dict[str, dict[str, str]] | None = None
+            self,
+            record: TaskRecord,
+            secrets: dict[str, dict[str, str]] | None = None,
+            for_launch: bool = False,
         ) -> TaskPlan: ...
 
         async def _fail(self, record: TaskRecord, stop_code: str, reason: str) -> None: ...
@@ -109,7 +112,7 @@ class LaunchSteps:
                 )
             )
         try:
-            plan = await self._plan(record, await self._secrets(record))
+            plan = await self._plan(record, await self._secrets(record), for_launch=True)
             pause_id, pause_state = await self._provision(record, plan)
             if await self._stop_requested(record.task_arn):
                 return  # StopTask came while starting: the stop (woken already) takes over

@@ -46,10 +46,6 @@ class Settings:
         return self.database_url or f"sqlite:///{self.sqlite_path.resolve()}"
 
     @property
-    def strict_signatures(self) -> bool:
-        return bool(self.access_keys)
-
-    @property
     def pid_file(self) -> Path:
         return self.data_dir / "ecsbox.pid"
 

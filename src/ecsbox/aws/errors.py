@@ -38,11 +38,6 @@ class MalformedRequest(AwsError):
         super().__init__("SerializationException", message, 400)
 
 
-class UnknownOperation(AwsError):
-    def __init__(self, message: str) -> None:
-        super().__init__("UnknownOperationException", message, 400)
-
-
 class NotImplementedOperation(AwsError):
     def __init__(self, service: str, operation: str) -> None:
         super().__init__(

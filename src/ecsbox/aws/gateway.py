@@ -141,7 +141,9 @@ class Gateway:
             # signature may not cover).
             expected = next(iter(sorted(service.signing_names)))
             raise AwsError(
-                "InvalidSignatureException", f"Credential should be scoped to correct service: '{expected}'.", 403
+                "InvalidSignatureException",
+                f"Credential should be scoped to correct service: '{expected}'.",
+                403,
             )
         name = protocol.operation_name(request, service)
         operation = service.operation(name) if name else None

@@ -167,9 +167,13 @@ def check_freshness(request: HttpRequest, now: float) -> None:
     params = dict(parse_qsl(request.query, keep_blank_values=True)) if presigned else {}
     amz_date = params.get("X-Amz-Date", "") if presigned else request.headers.get("x-amz-date", "")
     try:
-        signed_at = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC).timestamp()
+        signed_at = (
+            datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC).timestamp()
+        )
     except ValueError:
-        raise AwsError("IncompleteSignatureException", "X-Amz-Date is missing or not a valid date", 400) from None
+        raise AwsError(
+            "IncompleteSignatureException", "X-Amz-Date is missing or not a valid date", 400
+        ) from None
     if presigned:
         expires = params.get("X-Amz-Expires", "")
         if not expires.isdigit() or now > signed_at + int(expires) or signed_at > now + MAX_SKEW_S:

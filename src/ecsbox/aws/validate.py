@@ -151,8 +151,10 @@ def _compile_list(shape: Shape, memo: dict[tuple[str, str], Check]) -> Check:
         _check_length(value, len(value), lo, hi, path, problems)
         for index, item in enumerate(value, 1):
             if item is None:  # a null inside a list is no value at all: refused, never stored
-                problems.append(f"Value null at '{path}.{index}.member' failed to satisfy constraint: "
-                                "Member must not be null")
+                problems.append(
+                    f"Value null at '{path}.{index}.member' failed to satisfy constraint: "
+                    "Member must not be null"
+                )
             else:
                 item_check(item, f"{path}.{index}.member", problems)
 
@@ -174,7 +176,9 @@ def _compile_map(shape: Shape, memo: dict[tuple[str, str], Check]) -> Check:
             for problem in key_problems:
                 problems.append(problem.replace("constraint: ", "constraint: Map keys must satisfy: ", 1))
             if item is None:
-                problems.append(f"Value null at '{path}.{key}' failed to satisfy constraint: Member must not be null")
+                problems.append(
+                    f"Value null at '{path}.{key}' failed to satisfy constraint: Member must not be null"
+                )
             else:
                 value_check(item, f"{path}.{key}", problems)
 

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 import uuid
 
 DEFAULT_ACCOUNT_ID = "000000000000"
-
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
-
-
-def is_account_id(value: str) -> bool:
-    return bool(_ACCOUNT_RE.match(value))
 
 
 def arn(service: str, region: str, account_id: str, resource: str, partition: str = "aws") -> str:
@@ -37,7 +29,3 @@ def parse_arn(value: str) -> dict[str, str] | None:
 
 def request_id() -> str:
     return str(uuid.uuid4())
-
-
-def hex_id(nbytes: int = 16) -> str:
-    return secrets.token_hex(nbytes)

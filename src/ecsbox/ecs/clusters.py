@@ -31,7 +31,6 @@ from ecsbox.ecs.tag_rules import check_tags
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 MAX_DESCRIBE = 100
 LIST_PAGE = 100
-ALL_INCLUDES = ("ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS")
 
 
 class ClusterNotFound(AwsError):

@@ -3,7 +3,6 @@ write function that reads, changes and writes back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,17 +116,6 @@ def delete_inactive(conn: Connection, partition: Partition, cluster: str, name: 
             s.status == "INACTIVE",
         )
     )
-
-
-def mutate_service(
-    conn: Connection, service_arn: str, change: Callable[[ServiceRecord], bool | None]
-) -> ServiceRecord | None:
-    record = get_service(conn, service_arn)
-    if record is None:
-        return None
-    if change(record) is not False:
-        save_service(conn, record)
-    return record
 
 
 _CLUSTER_SERVICE_STATES = Prepared(

@@ -194,21 +194,6 @@ def service_tasks(
     return [_record(row) for row in rows]
 
 
-def count_tasks(conn: Connection, partition: Partition, cluster: str) -> dict[str, int]:
-    """Running and pending task counts of a cluster, for DescribeClusters."""
-    t = ecs_tasks.c
-    rows = conn.execute(
-        select(t.last_status).where(
-            t.account_id == partition[0],
-            t.region == partition[1],
-            t.cluster == cluster,
-            t.desired_status == "RUNNING",
-        )
-    ).all()
-    running = sum(1 for (status,) in rows if status == "RUNNING")
-    return {"running": running, "pending": len(rows) - running}
-
-
 _CLUSTER_TASK_STATES = Prepared(
     select(ecs_tasks.c.last_status, ecs_tasks.c.launch_type).where(
         ecs_tasks.c.account_id == bindparam("account_id"),

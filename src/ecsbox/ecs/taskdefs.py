@@ -50,7 +50,8 @@ class TaskDefinitions:
             # the container: ecsbox drives Docker, so that would be root on the host.
             raise client_error(
                 "A task role cannot register a task definition that reaches the host ("
-                + ", ".join(reach) + "); register it with the operator's credentials."
+                + ", ".join(reach)
+                + "); register it with the operator's credentials."
             )
         new_tags = check_tags(params.get("tags") or [])
         family = definition["family"]

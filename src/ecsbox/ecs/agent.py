@@ -104,9 +104,16 @@ class TaskAgent(LaunchSteps):
 
     # ---- entry points ------------------------------------------------------------------------
 
-    def wake(self, task_arn: str) -> None:
-        """Something about this task changed: drive it now (or again, once its driver is done)."""
+    def wake(self, task_arn: str, *, started: bool = False) -> None:
+        """Something about this task changed: drive it now (or again, once its driver is done).
+        ``started``: only that one of its containers started, which the driver that is launching
+        the task sees itself (it inspects after every start); a driver parked on a dependency
+        looks again at once."""
         if task_arn in self._drivers:
+            if started:
+                if task_arn in self._waiting:
+                    self._wake_parked()
+                return
             self._again.add(task_arn)
             if task_arn in self._waiting:  # a container it waits on may have changed: look now
                 self._wake_parked()
@@ -431,7 +438,7 @@ class TaskAgent(LaunchSteps):
                 async for event in self.runtime.events({LABEL_SERVER: self.server_id}):
                     task_arn = event.labels.get(LABEL_TASK_ARN)
                     if task_arn and event.action in ("die", "destroy", "health_status", "oom", "start"):
-                        self.wake(task_arn)
+                        self.wake(task_arn, started=event.action == "start")
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -75,18 +75,22 @@ class ServiceScheduler:
         self.server_id = server_id
         self._pending: set[str] = set()
         self._signal = asyncio.Event()
+        self._urgent = False
         self.paused = False  # set while ecsbox stops every task before going down
         bus.subscribe("ecs.task.changed", self._on_task_changed)
 
     def wake(self, service_arn_: str) -> None:
+        """A user changed the service (Create / Update / Delete): tick at once."""
+        self._urgent = True
         self._pending.add(service_arn_)
         self._signal.set()
 
     def _on_task_changed(self, _topic: str, event: dict[str, Any]) -> None:
         if event.get("service_name"):
-            self.wake(
+            self._pending.add(
                 service_arn(event["region"], event["account_id"], event["cluster"], event["service_name"])
             )
+            self._signal.set()
 
     async def run(self) -> None:
         while True:
@@ -94,10 +98,12 @@ class ServiceScheduler:
                 await asyncio.wait_for(self._signal.wait(), TICK_EVERY_S)
                 # A burst of task changes (20 tasks starting) wakes us many times: let it gather,
                 # so one tick sees many changes instead of one tick per change.
-                await asyncio.sleep(COALESCE_S)
+                if not self._urgent:
+                    await asyncio.sleep(COALESCE_S)
             except TimeoutError:
                 self._pending.update(await self.store.read(service_repo.live_service_arns))
             self._signal.clear()
+            self._urgent = False
             pending, self._pending = self._pending, set()
             for arn in sorted(pending):
                 try:

@@ -19,7 +19,7 @@ from ecsbox.ecs.task_observations import (
     with_network,
 )
 from ecsbox.ecs.task_repo import TaskRecord
-from ecsbox.ecs.task_state import ACTIVATING, PENDING, RUNNING, STOPPED, TASK_FAILED_TO_START
+from ecsbox.ecs.task_state import ACTIVATING, PENDING, RUNNING, STOPPED, TASK_FAILED_TO_START, observe
 from ecsbox.ecs.taskspec import LABEL_SERVER, PlannedContainer, TaskPlan, start_order
 from ecsbox.runtime.port import ContainerStartFailed, ContainerState, ImagePullFailed, Runtime, RuntimeFailure
 from ecsbox.store import Store
@@ -272,4 +272,8 @@ class LaunchSteps:
             apply_container_states(r, plan, ids, states, pause_state)
 
         await self._update(task_arn, running)
-        self.wake(task_arn)  # one more look: a container may already have exited
+        # A container that exited already (or the pause container): the watch stops the task. One
+        # that exits later sends its own event.
+        seen = [*states.values(), *([pause_state] if pause_id is not None else [])]
+        if any(observe(state).last_status == STOPPED for state in seen):
+            self.wake(task_arn)

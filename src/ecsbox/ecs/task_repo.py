@@ -4,7 +4,7 @@ other's changes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,34 +64,61 @@ def _row_values(record: TaskRecord) -> dict[str, Any]:
     }
 
 
+_COLUMNS = tuple(column.name for column in ecs_tasks.c)
+
+
 def _record(row: Any) -> TaskRecord:
+    """A record from a SQLAlchemy row of every column."""
+    return _record_from(row._mapping)
+
+
+def _record_of(values: tuple[Any, ...]) -> TaskRecord:
+    """A record from a driver row of every column in table order (as :data:`_GET_TASK` returns it)."""
+    return _record_from(dict(zip(_COLUMNS, values, strict=True)))
+
+
+def _record_from(row: Mapping[str, Any]) -> TaskRecord:
     return TaskRecord(
-        task_arn=row.task_arn,
-        account_id=row.account_id,
-        region=row.region,
-        cluster=row.cluster,
-        task_id=row.task_id,
-        desired_status=row.desired_status,
-        last_status=row.last_status,
-        family=row.family,
-        launch_type=row.launch_type,
-        created_at=row.created_at,
-        document=orjson.loads(row.document),
-        runtime=orjson.loads(row.runtime),
-        service_name=row.service_name,
-        started_by=row.started_by,
-        group_name=row.group_name,
-        stopped_wall=row.stopped_wall,
+        task_arn=row["task_arn"],
+        account_id=row["account_id"],
+        region=row["region"],
+        cluster=row["cluster"],
+        task_id=row["task_id"],
+        desired_status=row["desired_status"],
+        last_status=row["last_status"],
+        family=row["family"],
+        launch_type=row["launch_type"],
+        created_at=row["created_at"],
+        document=orjson.loads(row["document"]),
+        runtime=orjson.loads(row["runtime"]),
+        service_name=row["service_name"],
+        started_by=row["started_by"],
+        group_name=row["group_name"],
+        stopped_wall=row["stopped_wall"],
     )
 
 
+# The agent reads and writes a task several times while it starts: these run on the driver.
+_INSERT_TASK = Prepared(insert(ecs_tasks).values({name: bindparam(f"v_{name}") for name in _COLUMNS}))
+_GET_TASK = Prepared(select(ecs_tasks).where(ecs_tasks.c.task_arn == bindparam("task_arn")))
+_SAVE_TASK = Prepared(
+    update(ecs_tasks)
+    .where(ecs_tasks.c.task_arn == bindparam("task_arn"))
+    .values({name: bindparam(f"v_{name}") for name in _COLUMNS if name != "task_arn"})
+)
+
+
+def _bound(record: TaskRecord) -> dict[str, Any]:
+    return {f"v_{name}": value for name, value in _row_values(record).items()}
+
+
 def insert_task(conn: Connection, record: TaskRecord) -> None:
-    conn.execute(insert(ecs_tasks).values(**_row_values(record)))
+    _INSERT_TASK.rows(conn, _bound(record))
 
 
 def get_task(conn: Connection, task_arn: str) -> TaskRecord | None:
-    row = conn.execute(select(ecs_tasks).where(ecs_tasks.c.task_arn == task_arn)).first()
-    return _record(row) if row is not None else None
+    row = _GET_TASK.first(conn, {"task_arn": task_arn})
+    return _record_of(row) if row is not None else None
 
 
 def find_task(conn: Connection, partition: Partition, cluster: str, task_id: str) -> TaskRecord | None:
@@ -105,9 +132,7 @@ def find_task(conn: Connection, partition: Partition, cluster: str, task_id: str
 
 
 def save_task(conn: Connection, record: TaskRecord) -> None:
-    values = _row_values(record)
-    del values["task_arn"]
-    conn.execute(update(ecs_tasks).where(ecs_tasks.c.task_arn == record.task_arn).values(**values))
+    _SAVE_TASK.rows(conn, {"task_arn": record.task_arn, **_bound(record)})
 
 
 def mutate_task(

@@ -41,16 +41,22 @@ apt_install() {
 
 # busybox-static: the static busybox copied into FROM scratch test images; debootstrap: the Debian
 # root file system of the image that runs an SDK inside a task; iproute2: ecsbox routes
-# 169.254.170.2 (task credentials) with it. Installed as root on Debian when missing; elsewhere the
-# tests that need them skip and say why.
+# 169.254.170.2 (task credentials) with it; skopeo and docker-registry (the Go reference registry,
+# which benchmarks/registry.py starts itself: the package's own service on :5000 is turned off).
+# Installed as root on Debian when missing; elsewhere the tests that need them skip and say why.
 ensure_test_tools() {
     local missing=()
     if ! busybox_is_static; then missing+=(busybox-static); fi
     if ! have debootstrap && [ ! -x /usr/sbin/debootstrap ]; then missing+=(debootstrap); fi
     if ! have ip && [ ! -x /usr/sbin/ip ] && [ ! -x /sbin/ip ]; then missing+=(iproute2); fi
+    if ! have skopeo; then missing+=(skopeo); fi
+    if ! have docker-registry; then missing+=(docker-registry); fi
     [ "${#missing[@]}" -gt 0 ] || return 0
     if is_root && have apt-get; then
         apt_install "${missing[@]}"
+        if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ] && have systemctl; then
+            systemctl disable --now docker-registry >/dev/null 2>&1 || true
+        fi
     else
         warn "not installed: ${missing[*]} (tests that need them will skip)"
     fi

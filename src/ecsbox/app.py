@@ -6,6 +6,7 @@ Nothing imports this module.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
@@ -21,7 +22,7 @@ import botocore
 import uvicorn
 from sqlalchemy import select
 
-from ecsbox import __version__, ecs
+from ecsbox import __version__, ecr, ecs
 from ecsbox.asgi import EcsboxAsgi
 from ecsbox.aws import SERVICES, Gateway, ServiceRegistry
 from ecsbox.aws.sigv4 import Authenticator, parse_access_keys
@@ -58,6 +59,8 @@ class Ecsbox:
     scheduler: ecs.ServiceScheduler
     server_id: str
     containers: ContainerEndpoints | None = None
+    addresses: ecr.RegistryAddresses | None = None  # where each partition's ECR registry answers
+    housekeeping: ecr.RegistryHousekeeping | None = None  # lifecycle policies, garbage collection
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -121,6 +124,13 @@ def build(settings: Settings) -> Ecsbox:
     # What the containers get (metadata, task-role credentials, the AWS endpoint): a listener of
     # their own, started in _serve before the agent runs.
     containers = ContainerEndpoints(store, registry, lambda: agent.runtime, load_key(store))
+    addresses = ecr.RegistryAddresses(
+        port=settings.port,
+        default=(settings.default_account_id, settings.default_region),
+        numbers=ecr.load_partition_numbers(store),
+    )
+    token_secret = ecr.load_secret(store)
+    blobs = ecr.BlobStore(settings.data_dir / "registry")
     agent = ecs.TaskAgent(
         store,
         runtime,
@@ -132,11 +142,16 @@ def build(settings: Settings) -> Ecsbox:
         secret_resolver=lambda account_id, region, value_from: resolve_secret_reference(
             store, account_id, region, value_from, now=clock.now()
         ),
+        image_resolver=ecr.ImageSource(addresses, lambda: token_secret, clock).resolve,
     )
     machine = _machine_provider(agent)
     scheduler = ecs.ServiceScheduler(store, clock, bus, agent.wake, machine, server_id)
     ecs.register(registry, store, clock, agent.wake, scheduler.wake, machine, server_id)
     register_secrets(registry, store, clock)
+    ecr.register(registry, store, clock, addresses, blobs)
+    housekeeping = ecr.RegistryHousekeeping(
+        store, clock, blobs, settings.time_scale, settings.registry_gc_grace_s
+    )
     authenticator = Authenticator(
         settings.default_account_id,
         settings.default_region,
@@ -151,13 +166,22 @@ def build(settings: Settings) -> Ecsbox:
             "tasks/prune": lambda _body: prune(store, agent.runtime, server_id),
             "tasks/interrupt": lambda body: interrupt_spot_task(store, agent.wake, _task_arn(body)),
             "tasks/stop-all": lambda _body: stop_all_tasks(store, agent.wake, scheduler.pause, clock.wall),
+            "ecr/lifecycle": lambda _body: _report(housekeeping.apply_lifecycle(every_repository=True)),
+            "ecr/gc": lambda _body: _report(housekeeping.collect_garbage()),
         },
     )
-    asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts)
+    oci = ecr.Registry(store, clock, blobs, addresses, lambda: token_secret)
+    asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts, registry=oci)
     box = Ecsbox(
         settings, store, clock, bus, registry, asgi, LoopLagMonitor(), agent, scheduler, server_id, containers
     )
+    box.addresses = addresses
+    box.housekeeping = housekeeping
     return box
+
+
+async def _report(work: Awaitable[ecr.HousekeepingReport]) -> dict[str, Any]:
+    return dataclasses.asdict(await work)
 
 
 def _machine_provider(agent: ecs.TaskAgent) -> Callable[[], Awaitable[Machine | None]]:
@@ -267,6 +291,22 @@ def loopback_sockets(port: int) -> list[socket.socket]:
     return sockets
 
 
+def partition_socket(address: str, port: int) -> socket.socket | None:
+    """A listening socket on another partition's registry address (127.1.x.y, on loopback); None
+    where the system does not answer that address (only Linux answers all of 127.0.0.0/8)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+    except OSError as exc:
+        sock.close()
+        log.warning("event=registry_address_unavailable address=%s error=%s", address, exc)
+        return None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
 def serve(settings: Settings) -> None:
     """Run ecsbox in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(
@@ -276,7 +316,14 @@ def serve(settings: Settings) -> None:
     box = build(settings)
     sockets = loopback_sockets(settings.port)
     port = sockets[0].getsockname()[1]
+    if box.addresses is not None:
+        for address in box.addresses.addresses():
+            extra = partition_socket(address, port)
+            if extra is not None:
+                sockets.append(extra)
     box.asgi.port = port
+    if box.addresses is not None:
+        box.addresses.port = port  # port 0 (tests): repository URIs carry the port actually bound
     pid_file = settings.pid_file
     pid_file.write_text(f"{os.getpid()}\n{port}\n")
     config = uvicorn.Config(
@@ -340,7 +387,19 @@ async def _start_container_listener(box: Ecsbox) -> None:
 
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its graceful shutdown, which would end the process before
-    ecsbox has closed its store; here a signal only asks the server to stop."""
+    ecsbox has closed its store; here a signal only asks the server to stop. It can also start
+    listening on one more socket while it runs (a new partition's registry address)."""
+
+    async def listen_on(self, sock: socket.socket) -> None:
+        config = self.config
+
+        def create_protocol(_loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Protocol:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        loop = asyncio.get_running_loop()
+        self.servers.append(await loop.create_server(create_protocol, sock=sock, backlog=config.backlog))
 
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -369,6 +428,20 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
         asyncio.create_task(box.agent.run()),
         asyncio.create_task(box.scheduler.run()),
     ]
+    if box.housekeeping is not None:
+        tasks.append(asyncio.create_task(box.housekeeping.run()))
+    if box.addresses is not None and isinstance(server, _Server):
+        port = box.addresses.port
+        listening: set[asyncio.Task[None]] = set()
+
+        def listen(address: str) -> None:
+            sock = partition_socket(address, port)
+            if sock is not None:
+                task = asyncio.get_running_loop().create_task(server.listen_on(sock))
+                listening.add(task)
+                task.add_done_callback(listening.discard)
+
+        box.addresses.listen = listen
     try:
         await server.serve(sockets=sockets)
     finally:

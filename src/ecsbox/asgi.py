@@ -8,6 +8,7 @@ the operator endpoints and everything else to the AWS gateway.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,6 +30,8 @@ log = logging.getLogger("ecsbox.http")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 Responder = Callable[[HttpRequest], Awaitable[HttpResponse]]
+# The registry streams its bodies itself: (scope, receive, send, headers).
+Streamer = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any], dict[str, str]], Awaitable[None]]
 
 
 def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
@@ -46,7 +49,15 @@ def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name in LOOPBACK_HOSTS or name in allowed:
         return True
-    return name.endswith(".localhost")
+    return name.endswith(".localhost") or _is_ipv4_loopback(name)
+
+
+def _is_ipv4_loopback(name: str) -> bool:
+    """127.0.0.0/8: every address there is this machine (the registries of other partitions)."""
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def origin_allowed(origin: str, allowed: frozenset[str], port: int | None = None) -> bool:
@@ -75,9 +86,16 @@ def _plain(status: int, code: str, message: str) -> HttpResponse:
 
 
 class EcsboxAsgi:
-    def __init__(self, gateway: Responder, operator: Responder, allowed_hosts: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        gateway: Responder,
+        operator: Responder,
+        allowed_hosts: Iterable[str] = (),
+        registry: Streamer | None = None,
+    ) -> None:
         self.gateway = gateway
         self.operator = operator
+        self.registry = registry
         self.allowed = frozenset(h.lower() for h in allowed_hosts)
         self.port: int | None = None  # set once the server has bound its port
 
@@ -89,12 +107,18 @@ class EcsboxAsgi:
             return
         if scope["type"] != "http":
             return
-        response = await self._respond(scope, receive, request_headers(scope))
+        headers = request_headers(scope)
+        if self.registry is not None and _is_registry_path(scope["path"]):
+            refused = self._refused(headers)
+            if refused is None:
+                await self.registry(scope, receive, send, headers)
+                return
+            await send_response(send, refused)
+            return
+        response = await self._respond(scope, receive, headers)
         await send_response(send, response)
 
-    async def _respond(
-        self, scope: dict[str, Any], receive: Callable[..., Any], headers: dict[str, str]
-    ) -> HttpResponse:
+    def _refused(self, headers: dict[str, str]) -> HttpResponse | None:
         if not host_allowed(headers.get("host", ""), self.allowed):
             return _plain(
                 403, "AccessDeniedException", "Host not allowed; ecsbox answers loopback names only"
@@ -102,6 +126,14 @@ class EcsboxAsgi:
         origin = headers.get("origin")
         if origin is not None and not origin_allowed(origin, self.allowed, self.port):
             return _plain(403, "AccessDeniedException", "Cross-origin requests are not allowed")
+        return None
+
+    async def _respond(
+        self, scope: dict[str, Any], receive: Callable[..., Any], headers: dict[str, str]
+    ) -> HttpResponse:
+        refused = self._refused(headers)
+        if refused is not None:
+            return refused
         body, too_large = await read_body(receive)
         if too_large:
             return _plain(413, "RequestEntityTooLargeException", f"Request body over {MAX_BODY_BYTES} bytes")
@@ -113,3 +145,8 @@ class EcsboxAsgi:
         except Exception:  # the last line of defence: a bug answers 500, never kills the server
             log.exception("event=unhandled_error path=%s", request.path)
             return _plain(500, "InternalFailure", "ecsbox failed to handle the request")
+
+
+def _is_registry_path(path: str) -> bool:
+    """The OCI distribution API: ``/v2`` and everything under ``/v2/``."""
+    return path == "/v2" or path.startswith("/v2/")

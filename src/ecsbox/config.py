@@ -35,6 +35,9 @@ class Settings:
     log_level: str = "info"
     # where tasks run: "docker" (the local engine, or DOCKER_HOST), "simulated" (in memory), "none"
     runtime: str = "docker"
+    # The registry's garbage collection spares blobs written or checked this recently (wall-clock
+    # seconds): a push uploads its layers before its manifest.
+    registry_gc_grace_s: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -54,6 +57,7 @@ _CONVERTERS: dict[str, Any] = {
     "port": int,
     "data_dir": Path,
     "time_scale": float,
+    "registry_gc_grace_s": float,
     "allow_reset": _bool,
     "access_keys": _list,
     "allowed_hosts": _list,

@@ -23,7 +23,7 @@ from typing import Any
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import Clock
 from ecsbox.ecs import task_repo
-from ecsbox.ecs.task_launch import LaunchSteps, SecretResolver, TaskFailed
+from ecsbox.ecs.task_launch import ImageResolver, LaunchSteps, SecretResolver, TaskFailed
 from ecsbox.ecs.task_observations import (
     apply_container_states,
     default_environment,
@@ -83,9 +83,11 @@ class TaskAgent(LaunchSteps):
         # (task, container name) → the environment ecsbox gives that container
         base_environment: Callable[[TaskRecord, str], dict[str, str]] | None = None,
         secret_resolver: SecretResolver | None = None,
+        image_resolver: ImageResolver | None = None,
     ) -> None:
         self.store = store
         self.secret_resolver = secret_resolver
+        self.image_resolver = image_resolver
         self.runtime = runtime
         self.clock = clock
         self.bus = bus

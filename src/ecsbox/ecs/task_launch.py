@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ecsbox.core.clock import Clock
@@ -21,7 +22,14 @@ from ecsbox.ecs.task_observations import (
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import ACTIVATING, PENDING, RUNNING, STOPPED, TASK_FAILED_TO_START, observe
 from ecsbox.ecs.taskspec import LABEL_SERVER, PlannedContainer, TaskPlan, start_order
-from ecsbox.runtime.port import ContainerStartFailed, ContainerState, ImagePullFailed, Runtime, RuntimeFailure
+from ecsbox.runtime.port import (
+    ContainerStartFailed,
+    ContainerState,
+    ImagePullFailed,
+    RegistryAuth,
+    Runtime,
+    RuntimeFailure,
+)
 from ecsbox.store import Store
 
 log = logging.getLogger("ecsbox.ecs.agent")
@@ -31,6 +39,9 @@ DEFAULT_START_TIMEOUT_S = 180.0  # the agent's ECS_CONTAINER_START_TIMEOUT on Li
 
 # (account id, region, valueFrom) → the secret's value; raises with the reason ECS reports.
 SecretResolver = Callable[[str, str, str], Awaitable[str]]
+# (account, region, image) → where the engine pulls it from and with which credentials, for an
+# image in ecsbox's own registry; None for any other image.
+ImageResolver = Callable[[str, str, str], Awaitable[tuple[str, RegistryAuth] | None]]
 
 
 class TaskFailed(Exception):
@@ -51,6 +62,7 @@ class LaunchSteps:
     network: str
     server_id: str
     secret_resolver: SecretResolver | None
+    image_resolver: ImageResolver | None
     _waiting: set[str]
     _recheck: asyncio.Event
     _parked: asyncio.Event
@@ -116,10 +128,10 @@ class LaunchSteps:
             pause_id, pause_state = await self._provision(record, plan)
             if await self._stop_requested(record.task_arn):
                 return  # StopTask came while starting: the stop (woken already) takes over
-            await self._pull(record, plan)
+            images = await self._pull(record, plan)
             if await self._stop_requested(record.task_arn):
                 return
-            container_ids = await self._start_containers(record, plan, pause_id)
+            container_ids = await self._start_containers(record, plan, pause_id, images)
         except TaskFailed as failure:
             await self._fail(record, failure.stop_code, failure.reason)
             self.wake(record.task_arn)
@@ -166,14 +178,26 @@ class LaunchSteps:
         await self._update(record.task_arn, provisioned)
         return pause_id, state
 
-    async def _pull(self, record: TaskRecord, plan: TaskPlan) -> None:
+    async def _pull(self, record: TaskRecord, plan: TaskPlan) -> dict[str, str]:
+        """Make every container's image present; the image each container runs from (an image of
+        ecsbox's registry is pulled from its local address)."""
         assert self.runtime is not None
         await self._update(
             record.task_arn, lambda r: set_status(r, ACTIVATING, pullStartedAt=self.clock.now())
         )
+        images: dict[str, str] = {}
         for container in plan.containers:
+            image, auth = container.spec.image, None
+            if self.image_resolver is not None:
+                try:
+                    resolved = await self.image_resolver(record.account_id, record.region, image)
+                except LookupError as exc:  # an ECR image of a registry that has nothing
+                    raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {exc}") from exc
+                if resolved is not None:
+                    image, auth = resolved
+            images[container.name] = image
             try:
-                await self.runtime.ensure_image(container.spec.image)
+                await self.runtime.ensure_image(image, auth)
             except ImagePullFailed as exc:
                 raise TaskFailed(
                     TASK_FAILED_TO_START,
@@ -184,9 +208,10 @@ class LaunchSteps:
         await self._update(
             record.task_arn, lambda r: r.document.__setitem__("pullStoppedAt", self.clock.now())
         )
+        return images
 
     async def _start_containers(
-        self, record: TaskRecord, plan: TaskPlan, pause_id: str | None
+        self, record: TaskRecord, plan: TaskPlan, pause_id: str | None, images: dict[str, str]
     ) -> dict[str, str]:
         assert self.runtime is not None
         ids: dict[str, str] = {}
@@ -194,6 +219,8 @@ class LaunchSteps:
             for container in wave:
                 await self._wait_dependencies(record.task_arn, container, ids)
                 spec = container.spec
+                if images.get(container.name, spec.image) != spec.image:
+                    spec = replace(spec, image=images[container.name])
                 if pause_id is not None:
                     spec = with_network(spec, f"container:{pause_id}")
                 try:

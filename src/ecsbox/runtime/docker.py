@@ -32,6 +32,7 @@ from ecsbox.runtime.port import (
     ContainerStats,
     EngineInfo,
     ImagePullFailed,
+    RegistryAuth,
     RuntimeEvent,
     RuntimeFailure,
     RuntimeUnavailable,
@@ -183,8 +184,9 @@ class DockerRuntime:
 
     # ---- images ----------------------------------------------------------------------------------
 
-    async def ensure_image(self, image: str) -> str:
-        """The image's id; pulls it when missing. Concurrent calls for one image share one pull."""
+    async def ensure_image(self, image: str, auth: RegistryAuth | None = None) -> str:
+        """The image's id; pulls it when missing (always, with ``auth``). Concurrent calls for one
+        image share one pull."""
         loop = asyncio.get_running_loop()
         with self._pulls_lock:
             pending = self._pulls.get(image)
@@ -194,7 +196,9 @@ class DockerRuntime:
                 self._pulls[image] = pending
         if owner:
             try:
-                pending.set_result(await self.run(lambda c: self._ensure_image_blocking(c, image), "wait"))
+                pending.set_result(
+                    await self.run(lambda c: self._ensure_image_blocking(c, image, auth), "wait")
+                )
             except asyncio.CancelledError:
                 # Whoever shares this pull was not cancelled: tell them, and let them retry.
                 pending.set_exception(RuntimeFailure(f"pull of {image} was cancelled"))
@@ -213,20 +217,28 @@ class DockerRuntime:
         except docker.errors.NotFound:
             return None
 
-    def _ensure_image_blocking(self, client: docker.APIClient, image: str) -> str:
+    def _ensure_image_blocking(self, client: docker.APIClient, image: str, auth: RegistryAuth | None) -> str:
         image_id = self._image_id(client, image)
-        if image_id is not None:
+        if image_id is not None and auth is None:
             return image_id
         repository, tag = parse_repository_tag(image)
         # Without a tag the engine would pull every tag of the repository.
         tag = tag or "latest"
+        auth_config = {"username": auth.username, "password": auth.password} if auth else None
         try:
-            for message in client.pull(repository, tag=tag, stream=True, decode=True):
+            for message in client.pull(
+                repository, tag=tag, stream=True, decode=True, auth_config=auth_config
+            ):
                 if isinstance(message, dict) and message.get("error"):
                     detail = message.get("errorDetail") or {}
                     raise ImagePullFailed(str(detail.get("message") or message["error"]).strip())
-        except docker.errors.APIError as error:
-            if _is_unavailable(error):
+        except (docker.errors.APIError, ImagePullFailed) as error:
+            if isinstance(error, docker.errors.APIError) and _is_unavailable(error):
+                raise
+            if image_id is not None:  # the copy already here serves, as the ECS agent's default does
+                log.info("event=pull_failed_using_cached image=%s", image)
+                return image_id
+            if isinstance(error, ImagePullFailed):
                 raise
             raise ImagePullFailed(_explain(error)) from error
         image_id = self._image_id(client, image)

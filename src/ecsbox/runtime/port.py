@@ -182,14 +182,24 @@ class EngineInfo:
     os: str = "linux"
 
 
+@dataclass(frozen=True)
+class RegistryAuth:
+    """Credentials for pulling from a registry (ecsbox's own ECR registry hands these out)."""
+
+    username: str
+    password: str = field(repr=False)
+
+
 class Runtime(Protocol):
     """A container engine. Every method is safe to call again (idempotent where it can be)."""
 
     async def info(self) -> EngineInfo: ...
 
-    async def ensure_image(self, image: str) -> str:
+    async def ensure_image(self, image: str, auth: RegistryAuth | None = None) -> str:
         """Make ``image`` present (pull it when missing); returns its image id. Raises
-        :class:`ImagePullFailed` with the engine's reason."""
+        :class:`ImagePullFailed` with the engine's reason. With ``auth`` (a registry image) it is
+        pulled every time, as the ECS agent does, and the copy already present is used only when
+        that pull fails."""
         ...
 
     async def ensure_network(self, name: str, labels: dict[str, str]) -> str:

@@ -43,6 +43,7 @@ from ecsbox.runtime.port import (
     HealthStatus,
     ImagePullFailed,
     PublishedPort,
+    RegistryAuth,
     RuntimeEvent,
     RuntimeFailure,
 )
@@ -226,7 +227,7 @@ class SimulatedRuntime:
     async def info(self) -> EngineInfo:
         return EngineInfo("simulated", SIMULATED_VERSION, self.cpus, self.memory_bytes, self.architecture)
 
-    async def ensure_image(self, image: str) -> str:
+    async def ensure_image(self, image: str, auth: RegistryAuth | None = None) -> str:
         script = self._scripts.get(image)
         if script is not None and script.pull_error is not None:
             raise ImagePullFailed(script.pull_error)

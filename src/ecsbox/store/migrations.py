@@ -17,9 +17,26 @@ from ecsbox.store.schema import meta, metadata
 
 Step = Callable[[Connection], None]
 
+
+def _add_ecr_and_outbox(conn: Connection) -> None:
+    """Version 2: the registry's tables (ECR) and the outbox of events."""
+    from ecsbox.store import schema
+
+    tables = [
+        schema.ecr_repositories,
+        schema.ecr_images,
+        schema.ecr_tags,
+        schema.ecr_references,
+        schema.ecr_repository_blobs,
+        schema.ecr_lifecycle_previews,
+        schema.outbox,
+    ]
+    metadata.create_all(conn, tables=tables)
+
+
 # version → the step that turns version-1 into it. Version 1 is the first schema.
-STEPS: dict[int, Step] = {}
-LATEST = 1
+STEPS: dict[int, Step] = {2: _add_ecr_and_outbox}
+LATEST = 2
 
 
 def current_version(conn: Connection) -> int | None:

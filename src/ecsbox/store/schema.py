@@ -217,3 +217,107 @@ sm_secret_versions = Table(
     Column("secret_string", Text, nullable=True),
     Column("secret_binary", LargeBinary, nullable=True),
 )
+
+# ---- ECR (ecsbox.ecr) ----------------------------------------------------------------------------
+
+# One row per repository. ``document`` holds what DescribeRepositories returns beyond the columns
+# (imageTagMutability, imageScanningConfiguration, encryptionConfiguration, ...).
+ecr_repositories = Table(
+    "ecr_repositories",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("policy_text", Text, nullable=True),  # SetRepositoryPolicy
+    Column("lifecycle_policy_text", Text, nullable=True),  # PutLifecyclePolicy
+    Column("lifecycle_evaluated_at", Float, nullable=True),  # last scheduled evaluation (ecsbox clock)
+)
+
+# Images: one row per manifest (image manifest, or manifest list / OCI index) in a repository.
+ecr_images = Table(
+    "ecr_images",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", String(256), primary_key=True),
+    Column("digest", String(80), primary_key=True),  # sha256:<64 hex>
+    Column("media_type", String(256), nullable=False),
+    Column("manifest", LargeBinary, nullable=False),  # the exact bytes pushed (the digest is theirs)
+    Column("size_bytes", BigInteger, nullable=False),  # config + layers, as DescribeImages reports it
+    Column("pushed_at", Float, nullable=False),  # ecsbox clock
+    Column("last_pulled_at", Float, nullable=True),
+    Column("document", Text, nullable=False),  # artifactMediaType, configuration facts, ...
+    Index("ix_ecr_images_pushed", "account_id", "region", "repository", "pushed_at"),
+)
+
+# Tags: each names one image of its repository.
+ecr_tags = Table(
+    "ecr_tags",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", String(256), primary_key=True),
+    Column("tag", String(300), primary_key=True),
+    Column("digest", String(80), nullable=False),
+    Column("tagged_at", Float, nullable=False),
+    Index("ix_ecr_tags_digest", "account_id", "region", "repository", "digest"),
+)
+
+# What each manifest references: its config and layers (kind "blob"), or the manifests of a list /
+# index (kind "manifest"). Garbage collection keeps every blob some manifest references.
+ecr_references = Table(
+    "ecr_references",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", String(256), primary_key=True),
+    Column("digest", String(80), primary_key=True),  # the referencing manifest
+    Column("target", String(80), primary_key=True),  # the referenced blob or manifest
+    Column("kind", String(16), nullable=False),
+    Index("ix_ecr_references_target", "target"),
+)
+
+# Blobs a repository may serve: uploaded to it, mounted into it, or referenced by its manifests.
+ecr_repository_blobs = Table(
+    "ecr_repository_blobs",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", String(256), primary_key=True),
+    Column("digest", String(80), primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("linked_at", Float, nullable=False),  # wall clock: GC spares recent links of a push in flight
+    Index("ix_ecr_repository_blobs_digest", "digest"),
+)
+
+# Lifecycle policy previews (StartLifecyclePolicyPreview → GetLifecyclePolicyPreview).
+ecr_lifecycle_previews = Table(
+    "ecr_lifecycle_previews",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("repository", String(256), primary_key=True),
+    Column("policy_text", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("results", Text, nullable=False),  # JSON list of previewResults
+    Column("created_at", Float, nullable=False),
+)
+
+# ---- Outbox ---------------------------------------------------------------------------------------
+
+# Events for later consumers (EventBridge rules, pipelines), written in the same transaction as the
+# change they report, in order.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("source", String(64), nullable=False),  # aws.ecr
+    Column("detail_type", String(128), nullable=False),  # ECR Image Action
+    Column("resources", Text, nullable=False),  # JSON list of ARNs
+    Column("detail", Text, nullable=False),  # JSON
+    Column("time", Float, nullable=False),  # ecsbox clock
+)

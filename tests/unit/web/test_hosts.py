@@ -14,7 +14,10 @@ from ecsbox.asgi import host_allowed, origin_allowed
         ("sub.localhost:4566", True),
         ("evil.example:4566", False),
         ("localhost.evil.example", False),
-        ("127.0.0.2:4566", False),
+        ("127.0.0.2:4566", True),  # all of 127.0.0.0/8 is this machine (other partitions' registries)
+        ("127.1.0.2:4566", True),
+        ("128.0.0.1:4566", False),
+        ("127.0.0.1.evil.example:4566", False),
         ("", False),
         ("10.0.0.1:4566", False),
     ],

@@ -106,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port(interrupt_parser)
     interrupt_parser.set_defaults(handler=status.interrupt)
 
+    ecr_parser = commands.add_parser("ecr", help="the registry's housekeeping, now")
+    ecr_commands = ecr_parser.add_subparsers(dest="ecr_command", required=True)
+    lifecycle_parser = ecr_commands.add_parser(
+        "lifecycle", help="apply every repository's lifecycle policy now, then collect garbage"
+    )
+    _add_port(lifecycle_parser)
+    lifecycle_parser.set_defaults(handler=status.ecr_lifecycle)
+    gc_parser = ecr_commands.add_parser("gc", help="remove blobs no image uses and abandoned uploads")
+    _add_port(gc_parser)
+    gc_parser.set_defaults(handler=status.ecr_gc)
+
     version = commands.add_parser("version", help="print the ecsbox and pinned botocore versions")
     version.set_defaults(handler=status.version)
     return parser

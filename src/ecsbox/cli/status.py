@@ -26,6 +26,17 @@ def interrupt(args: argparse.Namespace) -> int:
     return _operator_action(args, "tasks/interrupt", {"task": args.task})
 
 
+def ecr_lifecycle(args: argparse.Namespace) -> int:
+    """Apply every repository's lifecycle policy now (instead of at its next 24-hour evaluation),
+    then collect the blobs no image uses any more."""
+    return _operator_action(args, "ecr/lifecycle", {})
+
+
+def ecr_gc(args: argparse.Namespace) -> int:
+    """Remove the registry's blobs that no image uses any more, and abandoned uploads."""
+    return _operator_action(args, "ecr/gc", {})
+
+
 def _operator_action(args: argparse.Namespace, action: str, body: dict[str, str]) -> int:
     port = settings_from_args(args).port
     url = f"http://127.0.0.1:{port}/_ecsbox/{action}"

@@ -101,5 +101,12 @@ class RegistryHousekeeping:
             except Exception:
                 log.exception("event=registry_housekeeping_failed")
                 due = None
-            wait = MAX_SLEEP_S if due is None else (due - self.clock.now()) / self.time_scale
-            await asyncio.sleep(min(MAX_SLEEP_S, max(MIN_SLEEP_S, wait)))
+            await asyncio.sleep(self.pause_s(due))
+
+    def pause_s(self, due: float | None) -> float:
+        """Wall-clock seconds until the next look: when the next repository falls due, and never
+        longer than one evaluation period of ecsbox time (a policy put since is applied within
+        that period, as ECR applies a new policy "within 24 hours") nor than a minute."""
+        period = lifecycle_policies.EVALUATION_PERIOD_S / self.time_scale
+        wait = period if due is None else min(period, (due - self.clock.now()) / self.time_scale)
+        return min(MAX_SLEEP_S, max(MIN_SLEEP_S, wait))

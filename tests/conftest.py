@@ -32,7 +32,9 @@ class LiveServer:
 
     def reset(self) -> None:
         request = urllib.request.Request(
-            f"{self.endpoint}/_ecsbox/state/reset", data=b"{}", method="POST",
+            f"{self.endpoint}/_ecsbox/state/reset",
+            data=b"{}",
+            method="POST",
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -150,3 +152,8 @@ def aws_env(ecsbox_endpoint: str) -> dict[str, str]:
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the Docker engine run after every other test (they stop its containers)."""
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)

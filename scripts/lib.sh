@@ -41,7 +41,7 @@ apt_install() {
 
 # busybox-static: the static busybox copied into FROM scratch test images; debootstrap: the Debian
 # root file system of the image that runs an SDK inside a task; iproute2: ecsbox routes
-# 169.254.170.2 (task credentials) with it; skopeo and docker-registry (the Go reference registry,
+# 169.254.170.2 (task credentials) with it; awscli (v2, for `aws logs tail`); skopeo and docker-registry (the Go reference registry,
 # which benchmarks/registry.py starts itself: the package's own service on :5000 is turned off).
 # Installed as root on Debian when missing; elsewhere the tests that need them skip and say why.
 ensure_test_tools() {
@@ -51,6 +51,8 @@ ensure_test_tools() {
     if ! have ip && [ ! -x /usr/sbin/ip ] && [ ! -x /sbin/ip ]; then missing+=(iproute2); fi
     if ! have skopeo; then missing+=(skopeo); fi
     if ! have docker-registry; then missing+=(docker-registry); fi
+    # AWS CLI v2 (Debian's awscli): `aws logs tail` exists only in v2; .venv's aws is v1.
+    if [ ! -x /usr/bin/aws ]; then missing+=(awscli); fi
     [ "${#missing[@]}" -gt 0 ] || return 0
     if is_root && have apt-get; then
         apt_install "${missing[@]}"

@@ -23,7 +23,7 @@ from typing import Any
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import Clock
 from ecsbox.ecs import task_repo
-from ecsbox.ecs.task_launch import ImageResolver, LaunchSteps, SecretResolver, TaskFailed
+from ecsbox.ecs.task_launch import ImageResolver, LaunchSteps, LogPreparer, SecretResolver, TaskFailed
 from ecsbox.ecs.task_observations import (
     apply_container_states,
     default_environment,
@@ -84,10 +84,15 @@ class TaskAgent(LaunchSteps):
         base_environment: Callable[[TaskRecord, str], dict[str, str]] | None = None,
         secret_resolver: SecretResolver | None = None,
         image_resolver: ImageResolver | None = None,
+        log_forward: Callable[[], str | None] | None = None,
+        log_preparer: LogPreparer | None = None,
     ) -> None:
         self.store = store
         self.secret_resolver = secret_resolver
         self.image_resolver = image_resolver
+        # ecsbox's Forward receiver (host:port) once it listens: where awslogs containers log
+        self.log_forward = log_forward or (lambda: None)
+        self.log_preparer = log_preparer
         self.runtime = runtime
         self.clock = clock
         self.bus = bus
@@ -293,6 +298,7 @@ class TaskAgent(LaunchSteps):
             else "",
             (lambda name: self.base_environment(record, name)) if for_launch else {},
             secrets,
+            self.log_forward(),
         )
 
     # ---- watching ----------------------------------------------------------------------------

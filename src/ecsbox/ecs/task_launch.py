@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ecsbox.core.clock import Clock
+from ecsbox.core.log_routes import LogRoute, decode_route
 from ecsbox.ecs import task_repo
 from ecsbox.ecs.task_observations import (
     apply_container_states,
@@ -23,6 +24,7 @@ from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import ACTIVATING, PENDING, RUNNING, STOPPED, TASK_FAILED_TO_START, observe
 from ecsbox.ecs.taskspec import LABEL_SERVER, PlannedContainer, TaskPlan, start_order
 from ecsbox.runtime.port import (
+    ContainerSpec,
     ContainerStartFailed,
     ContainerState,
     ImagePullFailed,
@@ -42,6 +44,9 @@ SecretResolver = Callable[[str, str, str], Awaitable[str]]
 # (account, region, image) → where the engine pulls it from and with which credentials, for an
 # image in ecsbox's own registry; None for any other image.
 ImageResolver = Callable[[str, str, str], Awaitable[tuple[str, RegistryAuth] | None]]
+# Before a container that logs to CloudWatch Logs starts: its group exists (or is created, with
+# awslogs-create-group) and its stream; LookupError with AWS's message when the group is missing.
+LogPreparer = Callable[[LogRoute], Awaitable[None]]
 
 
 class TaskFailed(Exception):
@@ -63,6 +68,7 @@ class LaunchSteps:
     server_id: str
     secret_resolver: SecretResolver | None
     image_resolver: ImageResolver | None
+    log_preparer: LogPreparer | None
     _waiting: set[str]
     _recheck: asyncio.Event
     _parked: asyncio.Event
@@ -223,6 +229,7 @@ class LaunchSteps:
                     spec = replace(spec, image=images[container.name])
                 if pause_id is not None:
                     spec = with_network(spec, f"container:{pause_id}")
+                await self._prepare_logs(spec)
                 try:
                     container_id = await self.runtime.create(spec)
                     ids[container.name] = container_id
@@ -233,6 +240,19 @@ class LaunchSteps:
                 except RuntimeFailure as exc:
                     raise TaskFailed(TASK_FAILED_TO_START, f"CannotCreateContainerError: {exc}") from exc
         return ids
+
+    async def _prepare_logs(self, spec: ContainerSpec) -> None:
+        route = decode_route(spec.log_config.options.get("tag", "")) if spec.log_config else None
+        if route is None or route.kind != "awslogs" or self.log_preparer is None:
+            return
+        try:
+            await self.log_preparer(route)
+        except LookupError as exc:
+            raise TaskFailed(
+                TASK_FAILED_TO_START,
+                "CannotStartContainerError: Error response from daemon: failed to initialize logging "
+                f"driver: failed to create Cloudwatch log stream: {exc}",
+            ) from exc
 
     async def _wait_dependencies(
         self, task_arn: str, container: PlannedContainer, ids: dict[str, str]

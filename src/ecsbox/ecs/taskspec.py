@@ -13,8 +13,11 @@ one machine allows it:
   publishes the task's ports on loopback; every container joins it (``container:<pause>``).
   ``bridge``: Docker's default bridge, ports published on loopback (``hostPort`` 0 or missing →
   a free port). ``host`` and ``none`` as named.
-- Log drivers Docker has (json-file, syslog, journald, gelf, fluentd, local, ...) pass through;
-  ``awslogs`` and ``awsfirelens`` are ecsbox's own business and fall back to json-file here.
+- Log drivers Docker has (json-file, syslog, journald, gelf, fluentd, local, ...) pass through.
+  ``awslogs`` becomes Docker's ``fluentd`` driver aimed at ecsbox's Forward receiver, with the
+  destination (account, the ``awslogs-region``, group, ``prefix/container/task-id`` stream) in the
+  tag and acknowledgements on; ``mode`` and ``max-buffer-size`` pass through (ECS's default mode is
+  ``non-blocking``). Without a receiver, json-file.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ecsbox.core.log_routes import LogRoute, encode_route
 from ecsbox.runtime.port import ContainerSpec, HealthCheck, LogConfig, Mount, PortBinding, Ulimit
 
 MIB = 1024 * 1024
@@ -141,11 +145,60 @@ def _environment(container: dict[str, Any], override: dict[str, Any], base: dict
     return env
 
 
-def _log_config(container: dict[str, Any]) -> LogConfig | None:
+AWSLOGS_ROUTE_OPTIONS = ("awslogs-create-group", "awslogs-multiline-pattern", "awslogs-datetime-format")
+DEFAULT_LOG_MODE = "non-blocking"  # ECS's default since 2025-06-25
+DEFAULT_MAX_BUFFER_SIZE = "10m"  # the ECS agent's, for non-blocking mode
+
+
+def awslogs_route(identity: TaskIdentity, container: str, options: dict[str, str]) -> LogRoute:
+    """Where an ``awslogs`` container's lines go: the task's account, the ``awslogs-region`` (the
+    task's own region when absent), and the stream ``<prefix>/<container>/<task id>`` — or, with no
+    prefix, the container's id (left empty here: only Docker knows it).
+
+    ``awslogs_route(identity, "web", {"awslogs-group": "/ecs/app", "awslogs-stream-prefix": "ecs"})``
+    → group ``/ecs/app``, stream ``ecs/web/<task id>``.
+    """
+    prefix = options.get("awslogs-stream-prefix", "")
+    return LogRoute(
+        kind="awslogs",
+        account_id=identity.account_id,
+        region=options.get("awslogs-region") or identity.region,
+        group=options.get("awslogs-group", ""),
+        stream=f"{prefix}/{container}/{identity.task_id}" if prefix else "",
+        container=container,
+        task_id=identity.task_id,
+        options={key: options[key] for key in AWSLOGS_ROUTE_OPTIONS if key in options},
+    )
+
+
+def forward_log_config(route: LogRoute, log_forward: str, options: dict[str, str]) -> LogConfig:
+    """Docker's fluentd driver sending to ecsbox's receiver at ``log_forward`` (host:port), each
+    chunk acknowledged only once stored, connecting in the background (a container starts even
+    while ecsbox is down; its lines wait in the driver's buffer)."""
+    mode = options.get("mode") or DEFAULT_LOG_MODE
+    config = {
+        "fluentd-address": log_forward,
+        "tag": encode_route(route),
+        "fluentd-request-ack": "true",
+        "fluentd-sub-second-precision": "true",
+        "fluentd-async": "true",
+        "mode": mode,
+    }
+    if mode == "non-blocking":
+        config["max-buffer-size"] = options.get("max-buffer-size") or DEFAULT_MAX_BUFFER_SIZE
+    return LogConfig("fluentd", config)
+
+
+def _log_config(
+    container: dict[str, Any], identity: TaskIdentity, log_forward: str | None
+) -> LogConfig | None:
     log = container.get("logConfiguration") or {}
     driver = log.get("logDriver")
+    options = {str(k): str(v) for k, v in (log.get("options") or {}).items()}
     if driver in DOCKER_LOG_DRIVERS:
-        return LogConfig(driver, dict(log.get("options") or {}))
+        return LogConfig(driver, options)
+    if driver == "awslogs" and log_forward and options.get("awslogs-group"):
+        return forward_log_config(awslogs_route(identity, container["name"], options), log_forward, options)
     return None  # the engine's default (json-file)
 
 
@@ -231,11 +284,13 @@ def plan_task(
     pause_image: str,
     base_environment: dict[str, str] | Callable[[str], dict[str, str]],
     secrets: dict[str, dict[str, str]] | None = None,
+    log_forward: str | None = None,
 ) -> TaskPlan:
     """The containers to create for one task, in task-definition order.
 
     ``secrets`` holds each container's resolved ``secrets`` (name → value), which go into its
-    environment and nowhere else.
+    environment and nowhere else. ``log_forward`` is ecsbox's Forward receiver (host:port), where
+    ``awslogs`` containers send their lines; None: they log to json-file.
     """
     network_mode = definition.get("networkMode") or (
         "awsvpc" if identity.launch_type == "FARGATE" else "bridge"
@@ -301,7 +356,7 @@ def plan_task(
             read_only_root=bool(container.get("readonlyRootFilesystem")),
             init=bool((container.get("linuxParameters") or {}).get("initProcessEnabled")),
             privileged=bool(container.get("privileged")),
-            log_config=_log_config(container),
+            log_config=_log_config(container, identity, log_forward),
             extra_hosts={h["hostname"]: h["ipAddress"] for h in container.get("extraHosts") or []},
         )
         planned.append(

@@ -78,6 +78,22 @@ class LiveServer:
         return self.process.returncode
 
 
+_STARTED: list[LiveServer] = []  # every server the session started, for the final clean-up
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_what_servers_left() -> Iterator[None]:
+    """At the end of the session: no container or task network of a test server stays behind
+    (Docker has room for only about 30 networks)."""
+    yield
+    for server in _STARTED:
+        if server.process.poll() is None:
+            with contextlib.suppress(Exception):
+                server.stop()
+        with contextlib.suppress(Exception):
+            server.remove_docker_leftovers()
+
+
 def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
     """Start ``ecsbox up`` on a free port and wait for its ready line."""
     command = [sys.executable, "-m", "ecsbox", "up", "--port", "0", "--data-dir", str(data_dir), *extra]
@@ -104,6 +120,7 @@ def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None)
         process.kill()
         raise RuntimeError("ecsbox did not start:\n" + "".join(output))
     server = LiveServer(found[0], data_dir, process, output)
+    _STARTED.append(server)
     _wait_healthy(server.endpoint)
     return server
 

@@ -136,6 +136,7 @@ def user_of(tmp_path: Path, docker_client: docker.APIClient) -> Iterator[Any]:
         for server in servers:
             if server.process.poll() is None:
                 server.stop()
+            server.remove_docker_leftovers()
 
 
 def test_lifecycle_policies_expire_images_as_days_pass_and_gc_frees_the_disk(

@@ -125,3 +125,4 @@ def test_service_converges_after_the_engine_restarts(
             for line in server.output[-8:]:
                 print(line, end="")
             remove_server_containers(client, identity)
+            server.remove_docker_leftovers()

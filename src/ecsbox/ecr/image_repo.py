@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from ecsbox.ecr.lifecycle import tag_matches_pattern
 from ecsbox.ecr.model import EcrRuleError, Partition, repository_arn
 from ecsbox.store.schema import (
     ecr_images,
@@ -82,6 +83,18 @@ def get_manifest(
     return (str(row[0]), bytes(row[1])) if row is not None else None
 
 
+def total_size(conn: Connection, partition: Partition, repository: str, digests: Iterable[str]) -> int:
+    """The stored sizes of these images added up: a manifest list's size is its children's."""
+    wanted = list(set(digests))
+    if not wanted:
+        return 0
+    i = ecr_images.c
+    total = conn.execute(
+        select(func.sum(i.size_bytes)).where(*_image_key(partition, repository), i.digest.in_(wanted))
+    ).scalar_one()
+    return int(total or 0)
+
+
 def record_pull(conn: Connection, partition: Partition, repository: str, digest: str, now: float) -> None:
     conn.execute(
         update(ecr_images)
@@ -95,6 +108,23 @@ def tag_owner(conn: Connection, partition: Partition, repository: str, tag: str)
         select(ecr_tags.c.digest).where(*_tag_key(partition, repository), ecr_tags.c.tag == tag)
     ).first()
     return str(row[0]) if row is not None else None
+
+
+def tag_immutable(repository: dict[str, Any], tag: str | None) -> bool:
+    """Whether the repository's tag mutability pins ``tag`` to the image it names: IMMUTABLE pins
+    every tag, IMMUTABLE_WITH_EXCLUSION every tag but those an exclusion filter matches,
+    MUTABLE_WITH_EXCLUSION only those, MUTABLE none.
+
+    With ``IMMUTABLE_WITH_EXCLUSION`` and the filter ``dev-*``: ``"v1"`` → True, ``"dev-7"`` → False.
+    """
+    mutability = repository.get("imageTagMutability") or "MUTABLE"
+    if tag is None or mutability == "MUTABLE":
+        return False
+    if mutability == "IMMUTABLE":
+        return True
+    filters = repository.get("imageTagMutabilityExclusionFilters") or []
+    excluded = any(tag_matches_pattern(tag, str(f.get("filter", ""))) for f in filters)
+    return not excluded if mutability == "IMMUTABLE_WITH_EXCLUSION" else excluded
 
 
 def put_image(
@@ -112,8 +142,8 @@ def put_image(
     immutable: bool,
     document: dict[str, Any] | None = None,
 ) -> bool:
-    """Store an image (if new) and point ``tag`` at it. An IMMUTABLE repository refuses to move
-    an existing tag (ImageTagAlreadyExistsException). Returns whether anything changed (a re-push
+    """Store an image (if new) and point ``tag`` at it. ``immutable`` (see :func:`tag_immutable`)
+    refuses to move an existing tag (ImageTagAlreadyExistsException). Returns whether anything changed (a re-push
     of the same manifest under the same tag changes nothing and writes no event)."""
     existing = conn.execute(
         select(ecr_images.c.digest).where(*_image_key(partition, repository), ecr_images.c.digest == digest)
@@ -255,6 +285,21 @@ def referenced_by_others(conn: Connection, partition: Partition, repository: str
         )
     ).first()
     return row is not None
+
+
+def referencing_manifests(conn: Connection, partition: Partition, repository: str, digest: str) -> set[str]:
+    """The manifest lists / indexes of the repository that name this manifest as a child."""
+    r = ecr_references.c
+    rows = conn.execute(
+        select(r.digest).where(
+            r.account_id == partition[0],
+            r.region == partition[1],
+            r.repository == repository,
+            r.target == digest,
+            r.kind == "manifest",
+        )
+    ).all()
+    return {str(row[0]) for row in rows}
 
 
 def list_images(conn: Connection, partition: Partition, repository: str) -> list[StoredImage]:

@@ -5,6 +5,7 @@ GetDownloadUrlForLayer) that push and pull through the API instead of the regist
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -297,11 +298,12 @@ class Images:
                 digest=digest,
                 media_type=manifest.media_type,
                 manifest=data,
-                size_bytes=manifest.size_bytes,
+                size_bytes=manifest.size_bytes
+                or image_repo.total_size(conn, partition, name, manifest.children),
                 references=manifest.references(),
                 tag=tag,
                 now=now,
-                immutable=repository.get("imageTagMutability") == "IMMUTABLE",
+                immutable=image_repo.tag_immutable(repository, tag),
                 document={"artifactMediaType": manifest.artifact_media_type}
                 if manifest.artifact_media_type
                 else {},
@@ -355,16 +357,20 @@ class Images:
         partition = partition_of(ctx, params)
         name = params["repositoryName"]
         await self._require_repository(partition, name)
-        upload_id = await self.blobs.new_upload()
+        # ECR's upload ids are UUIDs in their dashed form (the model's pattern, which the wire layer
+        # checks on the way in); the blob store names the same upload by its 32 hex digits.
+        upload_id = str(uuid.UUID(await self.blobs.new_upload()))
         self._uploads[upload_id] = (partition, name)
         return {"uploadId": upload_id, "partSize": PART_SIZE}
 
-    def _owned(self, partition: Partition, name: str, upload_id: str) -> None:
+    def _owned(self, partition: Partition, name: str, upload_id: str) -> str:
+        """The blob store's id of an upload this repository started."""
         if self._uploads.get(upload_id) != (partition, name):
             raise EcrRuleError(
                 "UploadNotFoundException",
                 f"Upload with id '{upload_id}' is not found in repository '{name}' of registry '{partition[0]}'",
             )
+        return uuid.UUID(upload_id).hex
 
     @aws_errors
     async def upload_part(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -372,7 +378,7 @@ class Images:
         name = params["repositoryName"]
         await self._require_repository(partition, name)
         upload_id = params["uploadId"]
-        self._owned(partition, name, upload_id)
+        stored = self._owned(partition, name, upload_id)
         blob: bytes = params["layerPartBlob"]
         if isinstance(blob, str):
             blob = base64.b64decode(blob)
@@ -383,7 +389,7 @@ class Images:
                 f"The part is {len(blob)} bytes, not {last - first + 1} ({first}-{last})",
             )
         try:
-            size = await self.blobs.append(upload_id, _one(blob), first)
+            size = await self.blobs.append(stored, _one(blob), first)
         except UploadRangeInvalid as error:
             raise EcrRuleError(
                 "InvalidLayerPartException", f"The part must start at byte {error.size}, not {first}"
@@ -403,7 +409,7 @@ class Images:
         name = params["repositoryName"]
         await self._require_repository(partition, name)
         upload_id = params["uploadId"]
-        self._owned(partition, name, upload_id)
+        stored = self._owned(partition, name, upload_id)
         digests = params["layerDigests"]
         if len(digests) != 1 or not DIGEST_RE.match(digests[0]):
             raise invalid_parameter(
@@ -411,9 +417,9 @@ class Images:
             )
         digest = digests[0]
         try:
-            if await self.blobs.upload_size(upload_id) == 0:
+            if await self.blobs.upload_size(stored) == 0:
                 raise EcrRuleError("EmptyUploadException", f"The upload {upload_id} has no data")
-            size = await self.blobs.commit(upload_id, digest)
+            size = await self.blobs.commit(stored, digest)
         except DigestInvalid as error:
             self._uploads.pop(upload_id, None)
             raise EcrRuleError("InvalidLayerException", f"The layer's digest is not {digest}") from error

@@ -54,16 +54,32 @@ def expiries(policy_text: str, images: list[StoredImage], now: float) -> list[Ex
     )
 
 
+def removable(conn: Connection, partition: Partition, name: str, expired: list[Expiry]) -> list[Expiry]:
+    """The expiries an evaluation carries out: a manifest that a staying manifest list / index names
+    stays with it; a list that expires in the same evaluation takes its children with it, whatever
+    their order. The preview shows exactly these."""
+    going = {expiry.digest for expiry in expired}
+    while True:
+        needed = {
+            digest
+            for digest in going
+            if image_repo.referencing_manifests(conn, partition, name, digest) - going
+        }
+        if not needed:
+            return [expiry for expiry in expired if expiry.digest in going]
+        going -= needed
+
+
 def expire_repository(conn: Connection, partition: Partition, name: str, now: float) -> list[Expiry]:
-    """Evaluate the repository's policy now and delete the images it selects (one transaction)."""
+    """Evaluate the repository's policy now and delete the images it selects (one transaction);
+    returns the expiries carried out."""
     text, _ = _policy_row(conn, partition, name)
     if text is None:
         return []
     images = image_repo.list_images(conn, partition, name)
-    expired = expiries(text, images, now)
+    expired = removable(conn, partition, name, expiries(text, images, now))
     for expiry in expired:
-        if not image_repo.referenced_by_others(conn, partition, name, expiry.digest):
-            image_repo.delete_image(conn, partition, name, expiry.digest, now)
+        image_repo.delete_image(conn, partition, name, expiry.digest, now)
     conn.execute(
         update(ecr_repositories).where(*_repository_key(partition, name)).values(lifecycle_evaluated_at=now)
     )
@@ -177,7 +193,7 @@ class LifecyclePolicies:
             images = image_repo.list_images(conn, partition, name)
             by_digest = {image.digest: image for image in images}
             results = []
-            for expiry in expiries(text, images, now):
+            for expiry in removable(conn, partition, name, expiries(text, images, now)):
                 image = by_digest[expiry.digest]
                 result: dict[str, Any] = {
                     "imageDigest": image.digest,

@@ -52,6 +52,7 @@ STATUS = {
     "MANIFEST_UNKNOWN": 404,
     "NAME_INVALID": 400,
     "NAME_UNKNOWN": 404,
+    "PAGINATION_NUMBER_INVALID": 400,  # the reference registry's code for a bad n
     "SIZE_INVALID": 400,
     "TAG_INVALID": 400,
     "UNAUTHORIZED": 401,
@@ -64,8 +65,9 @@ _BLOB = re.compile(r"^/v2/(?P<name>.+)/blobs/(?P<digest>[^/]+)$")
 _UPLOADS = re.compile(r"^/v2/(?P<name>.+)/blobs/uploads/(?P<upload>[^/]*)$")
 _MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 _TAGS = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
-_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
-_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+# Offsets fit in 19 digits (int64); longer runs of digits are refused, not handed to int().
+_CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d{1,19})-(\d{1,19})(?:/(?:\d{1,19}|\*))?$")
+_RANGE = re.compile(r"^bytes=(\d{1,19})-(\d{0,19})$")
 
 
 class RegistryError(Exception):
@@ -158,8 +160,8 @@ class Registry:
     async def __call__(
         self, scope: dict[str, Any], receive: Receive, send: Send, headers: dict[str, str]
     ) -> None:
-        raw_path = scope.get("raw_path")
-        path = (raw_path.decode("latin-1") if raw_path else scope["path"]).split("?", 1)[0]
+        # The decoded path: a client may percent-encode a digest's colon (``sha256%3A…``).
+        path = scope["path"]
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
         try:
             reply = await self._handle(scope["method"], path, query, headers, receive)
@@ -347,9 +349,15 @@ class Registry:
                 content_range = request.headers.get("content-range")
                 if content_range:
                     match = _CONTENT_RANGE.match(content_range.strip())
-                    if match is None:
+                    if match is None or int(match[2]) < int(match[1]):
                         raise RegistryError("RANGE_INVALID", f"bad Content-Range {content_range}")
                     start = int(match[1])
+                    # As the reference registry does: the chunk must be as long as its range says.
+                    length = request.headers.get("content-length")
+                    if length is not None and length.strip() != str(int(match[2]) - start + 1):
+                        raise RegistryError(
+                            "SIZE_INVALID", f"Content-Range {content_range} but Content-Length {length}"
+                        )
                 size = await self.blobs.append(upload_id, request.body(), start)
                 return Reply(202, self._upload_headers(name, upload_id, size))
             if method == "PUT":
@@ -461,7 +469,7 @@ class Registry:
             raise RegistryError("MANIFEST_INVALID", str(invalid)) from invalid
         partition = request.partition
         tag = None if reference.startswith("sha256:") else reference
-        immutable = repository.get("imageTagMutability", "MUTABLE") == "IMMUTABLE"
+        immutable = image_repo.tag_immutable(repository, tag)
         now = self.clock.now()
         wanted_blobs = [blob for blob, _ in manifest.blobs]
 
@@ -481,9 +489,7 @@ class Registry:
                         f"manifest {child} unknown to repository {name}",
                         detail={"digest": child},
                     )
-            size = manifest.size_bytes or sum(
-                _image_size(conn, partition, name, child) for child in manifest.children
-            )
+            size = manifest.size_bytes or image_repo.total_size(conn, partition, name, manifest.children)
             document = (
                 {"artifactMediaType": manifest.artifact_media_type} if manifest.artifact_media_type else {}
             )
@@ -512,7 +518,7 @@ class Registry:
         return Reply(
             201,
             [
-                ("location", f"/v2/{name}/manifests/{quote(digest)}"),
+                ("location", f"/v2/{name}/manifests/{digest}"),  # pullable as it is
                 ("docker-content-digest", digest),
                 ("content-type", "text/plain"),
             ],
@@ -539,7 +545,7 @@ class Registry:
         try:
             limit = int(request.query.get("n", TAGS_PAGE))
         except ValueError:
-            raise RegistryError("UNSUPPORTED", "n must be an integer") from None
+            raise RegistryError("PAGINATION_NUMBER_INVALID", "n must be an integer") from None
         limit = max(0, min(limit, TAGS_PAGE))
         last = request.query.get("last")
         partition = request.partition
@@ -554,16 +560,6 @@ class Registry:
                     ("link", f'</v2/{name}/tags/list?n={limit}&last={quote(tags[-1])}>; rel="next"')
                 )
         return Reply(200, headers, orjson.dumps({"name": name, "tags": tags}))
-
-
-def _image_size(conn: Any, partition: Partition, name: str, digest: str) -> int:
-    found = image_repo.get_manifest(conn, partition, name, digest)
-    if found is None:
-        return 0
-    try:
-        return parse_manifest(found[1], found[0]).size_bytes
-    except ManifestInvalid:
-        return 0
 
 
 def _from_blob_error(error: BlobError, upload_id: str) -> RegistryError:

@@ -22,7 +22,7 @@ import botocore
 import uvicorn
 from sqlalchemy import select
 
-from ecsbox import __version__, ecr, ecs
+from ecsbox import __version__, ecr, ecs, logs
 from ecsbox.asgi import EcsboxAsgi
 from ecsbox.aws import SERVICES, Gateway, ServiceRegistry
 from ecsbox.aws.sigv4 import Authenticator, parse_access_keys
@@ -61,6 +61,8 @@ class Ecsbox:
     containers: ContainerEndpoints | None = None
     addresses: ecr.RegistryAddresses | None = None  # where each partition's ECR registry answers
     housekeeping: ecr.RegistryHousekeeping | None = None  # lifecycle policies, garbage collection
+    log_ingest: logs.LogIngest | None = None  # container log paths write CloudWatch Logs events here
+    logs_housekeeping: logs.LogsHousekeeping | None = None  # retention expiry, purges of deleted logs
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -149,6 +151,7 @@ def build(settings: Settings) -> Ecsbox:
     ecs.register(registry, store, clock, agent.wake, scheduler.wake, machine, server_id)
     register_secrets(registry, store, clock)
     ecr.register(registry, store, clock, addresses, blobs)
+    logs.register(registry, store, clock)
     housekeeping = ecr.RegistryHousekeeping(
         store, clock, blobs, settings.time_scale, settings.registry_gc_grace_s
     )
@@ -177,6 +180,8 @@ def build(settings: Settings) -> Ecsbox:
     )
     box.addresses = addresses
     box.housekeeping = housekeeping
+    box.log_ingest = logs.LogIngest(store, clock)
+    box.logs_housekeeping = logs.LogsHousekeeping(store, clock, settings.time_scale)
     return box
 
 
@@ -430,6 +435,8 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
     ]
     if box.housekeeping is not None:
         tasks.append(asyncio.create_task(box.housekeeping.run()))
+    if box.logs_housekeeping is not None:
+        tasks.append(asyncio.create_task(box.logs_housekeeping.run()))
     if box.addresses is not None and isinstance(server, _Server):
         port = box.addresses.port
         listening: set[asyncio.Task[None]] = set()
@@ -451,6 +458,10 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
             with suppress(Exception):
                 await box.containers.stop()
         if box.agent.runtime is not None:
+            # The task network goes with the server unless tasks still use it (they outlive a
+            # stop, and the next start adopts them): Docker has room for only ~30 such networks.
+            with suppress(Exception):
+                await box.agent.runtime.remove_network(box.agent.network)
             with suppress(Exception):
                 await box.agent.runtime.close()
 

@@ -34,9 +34,23 @@ def _add_ecr_and_outbox(conn: Connection) -> None:
     metadata.create_all(conn, tables=tables)
 
 
+def _add_logs(conn: Connection) -> None:
+    """Version 3: CloudWatch Logs' tables (log groups, streams, events, metric filters, purges)."""
+    from ecsbox.store import schema
+
+    tables = [
+        schema.log_groups,
+        schema.log_streams,
+        schema.log_events,
+        schema.log_metric_filters,
+        schema.log_purges,
+    ]
+    metadata.create_all(conn, tables=tables)
+
+
 # version → the step that turns version-1 into it. Version 1 is the first schema.
-STEPS: dict[int, Step] = {2: _add_ecr_and_outbox}
-LATEST = 2
+STEPS: dict[int, Step] = {2: _add_ecr_and_outbox, 3: _add_logs}
+LATEST = 3
 
 
 def current_version(conn: Connection) -> int | None:

@@ -321,3 +321,83 @@ outbox = Table(
     Column("detail", Text, nullable=False),  # JSON
     Column("time", Float, nullable=False),  # ecsbox clock
 )
+
+# ---- CloudWatch Logs (ecsbox.logs) -----------------------------------------------------------------
+
+# Row ids: 64-bit where the database has them; on SQLite an INTEGER PRIMARY KEY (the rowid itself).
+_LogId = BigInteger().with_variant(Integer, "sqlite")
+
+# One row per log group, with what DescribeLogGroups reports. ``id`` is never reused (AUTOINCREMENT on
+# SQLite), so events of a deleted group, purged in the background, never reappear in a new one.
+log_groups = Table(
+    "log_groups",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),  # ecsbox clock, milliseconds
+    Column("retention_days", Integer, nullable=True),  # None: events never expire
+    Column("kms_key_id", String(256), nullable=True),
+    Column("log_group_class", String(32), nullable=False),
+    Column("deletion_protection", Integer, nullable=False, server_default="0"),
+    Column("stored_bytes", BigInteger, nullable=False, server_default="0"),  # UTF-8 bytes of its events
+    UniqueConstraint("account_id", "region", "name", name="uq_log_groups_name"),
+    sqlite_autoincrement=True,
+)
+
+# One row per log stream, with the counters DescribeLogStreams reports (the ingest path keeps them).
+log_streams = Table(
+    "log_streams",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("group_id", BigInteger, nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("first_event_ms", BigInteger, nullable=True),
+    Column("last_event_ms", BigInteger, nullable=True),
+    Column("last_ingestion_ms", BigInteger, nullable=True),
+    Column("stored_bytes", BigInteger, nullable=False, server_default="0"),  # kept; AWS reports 0
+    Column("upload_seq", BigInteger, nullable=False, server_default="0"),  # batches taken (sequence tokens)
+    UniqueConstraint("group_id", "name", name="uq_log_streams_name"),
+    Index("ix_log_streams_last_event", "group_id", "last_event_ms"),
+    sqlite_autoincrement=True,
+)
+
+# Every log event of every stream. ``id`` orders events ingested with the same timestamp and is the
+# eventId FilterLogEvents reports. Reads scan a group (FilterLogEvents) or a stream (GetLogEvents) in
+# time order; retention deletes a group's oldest events first.
+log_events = Table(
+    "log_events",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("group_id", BigInteger, nullable=False),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),  # as the client sent it, milliseconds
+    Column("ingestion_ms", BigInteger, nullable=False),  # ecsbox clock, milliseconds
+    Column("message", Text, nullable=False),
+    Index("ix_log_events_group_time", "group_id", "timestamp"),
+    Index("ix_log_events_stream_time", "stream_id", "timestamp"),
+)
+
+# Metric filters (PutMetricFilter), per log group. ``transformations`` is the JSON list as given;
+# ``document`` the other members (applyOnTransformedLogs, fieldSelectionCriteria, ...).
+log_metric_filters = Table(
+    "log_metric_filters",
+    metadata,
+    Column("group_id", BigInteger, primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("pattern", Text, nullable=False),
+    Column("transformations", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+# Events still to remove after DeleteLogGroup / DeleteLogStream (``kind`` "group" or "stream"): the
+# delete answers at once and housekeeping removes the events in batches.
+log_purges = Table(
+    "log_purges",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("target_id", BigInteger, primary_key=True),
+)

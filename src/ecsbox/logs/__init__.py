@@ -1,0 +1,24 @@
+"""CloudWatch Logs: log groups, streams and events, filter patterns, metric filters, retention.
+
+Other packages use only what is named here: :func:`register` (the composition root), the
+:class:`LogsHousekeeping` it starts, :class:`LogIngest` (the container log paths: Forward
+receiver, awslogs, FireLens) and :func:`metric_data` (the datapoints a metric filter makes of an
+event, for CloudWatch metrics).
+"""
+
+from ecsbox.logs.api import logs_operations, register
+from ecsbox.logs.housekeeping import LogsHousekeeping, LogsHousekeepingReport
+from ecsbox.logs.ingest import LogIngest
+from ecsbox.logs.metric_filters import MetricDatum, metric_data
+from ecsbox.logs.model import LogsRuleError
+
+__all__ = [
+    "LogIngest",
+    "LogsHousekeeping",
+    "LogsHousekeepingReport",
+    "LogsRuleError",
+    "MetricDatum",
+    "logs_operations",
+    "metric_data",
+    "register",
+]

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ecsbox import __version__
-from ecsbox.cli import server, status
+from ecsbox.cli import logs_tail, server, status
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -116,6 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
     gc_parser = ecr_commands.add_parser("gc", help="remove blobs no image uses and abandoned uploads")
     _add_port(gc_parser)
     gc_parser.set_defaults(handler=status.ecr_gc)
+
+    logs_parser = commands.add_parser("logs", help="read CloudWatch Logs")
+    logs_commands = logs_parser.add_subparsers(dest="logs_command", required=True)
+    tail_parser = logs_commands.add_parser(
+        "tail", help="a log group's events, a colour per stream (--follow: and new ones as they come)"
+    )
+    tail_parser.add_argument("group", metavar="GROUP")
+    tail_parser.add_argument("-f", "--follow", action="store_true", help="keep printing new events")
+    tail_parser.add_argument("--filter", metavar="PATTERN", help="a CloudWatch Logs filter pattern")
+    tail_parser.add_argument(
+        "--since",
+        type=logs_tail.since_seconds,
+        default=600,
+        metavar="AGE",
+        help="how far back: 30s, 10m (default), 2h, 1d",
+    )
+    tail_parser.add_argument(
+        "--region", help="the group's region (default: $AWS_REGION, $AWS_DEFAULT_REGION, us-east-1)"
+    )
+    _add_port(tail_parser)
+    tail_parser.set_defaults(handler=logs_tail.logs_tail)
 
     version = commands.add_parser("version", help="print the ecsbox and pinned botocore versions")
     version.set_defaults(handler=status.version)

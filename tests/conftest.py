@@ -97,7 +97,7 @@ def _remove_what_servers_left() -> Iterator[None]:
 def start_server(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> LiveServer:
     """Start ``ecsbox up`` on a free port and wait for its ready line."""
     command = [sys.executable, "-m", "ecsbox", "up", "--port", "0", "--data-dir", str(data_dir), *extra]
-    process_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    process_env = {**os.environ, "PYTHONUNBUFFERED": "1", "ECSBOX_FORWARD_PORT": "0", **(env or {})}
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=process_env, cwd=REPO
     )

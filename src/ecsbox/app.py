@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -43,6 +44,7 @@ from ecsbox.store import Store, schema
 log = logging.getLogger("ecsbox")
 
 CLOCK_KEY = "clock_last_scaled"
+FORWARD_KEY = "forward_port"  # the Forward receiver's port, kept for the containers across restarts
 CLOCK_SAVE_EVERY_S = 1.0  # wall seconds between saves of the scaled clock's high-water mark
 
 
@@ -63,6 +65,7 @@ class Ecsbox:
     housekeeping: ecr.RegistryHousekeeping | None = None  # lifecycle policies, garbage collection
     log_ingest: logs.LogIngest | None = None  # container log paths write CloudWatch Logs events here
     logs_housekeeping: logs.LogsHousekeeping | None = None  # retention expiry, purges of deleted logs
+    container_logs: logs.ContainerLogs | None = None  # awslogs containers' output, from Forward
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -182,6 +185,8 @@ def build(settings: Settings) -> Ecsbox:
     box.housekeeping = housekeeping
     box.log_ingest = logs.LogIngest(store, clock)
     box.logs_housekeeping = logs.LogsHousekeeping(store, clock, settings.time_scale)
+    box.container_logs = logs.ContainerLogs(box.log_ingest)
+    agent.log_preparer = box.container_logs.prepare
     return box
 
 
@@ -376,6 +381,38 @@ async def _check_runtime(box: Ecsbox) -> None:
     log.info("event=container_engine name=%s version=%s cpus=%s", info.name, info.version, info.cpus)
 
 
+async def _start_forward(box: Ecsbox) -> logs.ForwardServer | None:
+    """The Fluent Forward receiver for awslogs containers, on loopback (dockerd runs its fluentd
+    log driver in the host's network namespace). A taken port falls back to any free one: only
+    ecsbox hands the address out. Without it, awslogs containers log to json-file."""
+    assert box.container_logs is not None
+    # Running containers keep the address they were started with: the port used last time comes
+    # before any other free one.
+    before = box.store.read_now(
+        lambda c: c.execute(select(schema.meta.c.value).where(schema.meta.c.key == FORWARD_KEY)).first()
+    )
+    previous = int(before[0]) if before else 0
+    for port in dict.fromkeys([p for p in (box.settings.forward_port, previous) if p] + [0]):
+        forward = logs.ForwardServer(box.container_logs.handle, "127.0.0.1", port)
+        try:
+            await forward.start()
+        except OSError as exc:
+            log.warning("event=forward_port_unavailable port=%s error=%s", port, exc)
+            continue
+        address = f"127.0.0.1:{forward.port}"
+        box.agent.log_forward = functools.partial(str, address)
+        if previous != forward.port:
+            await box.store.write(functools.partial(_set_meta, key=FORWARD_KEY, value=str(forward.port)))
+        log.info("event=forward_listening address=%s", address)
+        return forward
+    return None
+
+
+def _set_meta(conn: Any, key: str, value: str) -> None:
+    if not conn.execute(schema.meta.update().where(schema.meta.c.key == key).values(value=value)).rowcount:
+        conn.execute(schema.meta.insert().values(key=key, value=value))
+
+
 async def _start_container_listener(box: Ecsbox) -> None:
     """The containers' own listener (DESIGN.md, Security). ``ECSBOX_CONTAINER_PORT`` picks its port
     (0: any free one); ``ECSBOX_CONTAINER_LINK_LOCAL=0`` keeps ecsbox off 169.254.170.2 (task-role
@@ -437,6 +474,9 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
         tasks.append(asyncio.create_task(box.housekeeping.run()))
     if box.logs_housekeeping is not None:
         tasks.append(asyncio.create_task(box.logs_housekeeping.run()))
+    forward = await _start_forward(box) if box.container_logs is not None else None
+    if forward is not None and box.container_logs is not None:
+        tasks.append(asyncio.create_task(box.container_logs.run()))
     if box.addresses is not None and isinstance(server, _Server):
         port = box.addresses.port
         listening: set[asyncio.Task[None]] = set()
@@ -454,6 +494,9 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
     finally:
         for task in tasks:
             task.cancel()
+        if forward is not None:
+            with suppress(Exception):
+                await forward.close()
         if box.containers is not None:
             with suppress(Exception):
                 await box.containers.stop()

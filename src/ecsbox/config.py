@@ -38,6 +38,9 @@ class Settings:
     # The registry's garbage collection spares blobs written or checked this recently (wall-clock
     # seconds): a push uploads its layers before its manifest.
     registry_gc_grace_s: float = 3600.0
+    # The Fluent Forward receiver Docker's fluentd log driver sends awslogs containers' output to
+    # (loopback; 0: any free port; a taken port falls back to a free one)
+    forward_port: int = 24224
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -58,6 +61,7 @@ _CONVERTERS: dict[str, Any] = {
     "data_dir": Path,
     "time_scale": float,
     "registry_gc_grace_s": float,
+    "forward_port": int,
     "allow_reset": _bool,
     "access_keys": _list,
     "allowed_hosts": _list,

@@ -173,15 +173,18 @@ def awslogs_route(identity: TaskIdentity, container: str, options: dict[str, str
 
 def forward_log_config(route: LogRoute, log_forward: str, options: dict[str, str]) -> LogConfig:
     """Docker's fluentd driver sending to ecsbox's receiver at ``log_forward`` (host:port), each
-    chunk acknowledged only once stored, connecting in the background (a container starts even
-    while ecsbox is down; its lines wait in the driver's buffer)."""
+    line acknowledged only once stored. Synchronous (not ``fluentd-async``, which discards what is
+    queued when a container stops): while ecsbox is down the driver retries for ever, every
+    ``fluentd-retry-wait`` times 1.5 to the n-th, so in ``blocking`` mode the container's writes wait and no line
+    is lost; in ``non-blocking`` mode Docker's ring buffer of ``max-buffer-size`` drops the overflow,
+    as on AWS. (Measured in :mod:`ecsbox.logs.forward`.)"""
     mode = options.get("mode") or DEFAULT_LOG_MODE
     config = {
         "fluentd-address": log_forward,
         "tag": encode_route(route),
         "fluentd-request-ack": "true",
         "fluentd-sub-second-precision": "true",
-        "fluentd-async": "true",
+        "fluentd-retry-wait": "100ms",
         "mode": mode,
     }
     if mode == "non-blocking":

@@ -7,12 +7,16 @@ event, for CloudWatch metrics).
 """
 
 from ecsbox.logs.api import logs_operations, register
+from ecsbox.logs.container_logs import ContainerLogs
+from ecsbox.logs.forward import ForwardServer
 from ecsbox.logs.housekeeping import LogsHousekeeping, LogsHousekeepingReport
 from ecsbox.logs.ingest import LogIngest
 from ecsbox.logs.metric_filters import MetricDatum, metric_data
 from ecsbox.logs.model import LogsRuleError
 
 __all__ = [
+    "ContainerLogs",
+    "ForwardServer",
     "LogIngest",
     "LogsHousekeeping",
     "LogsHousekeepingReport",

@@ -126,6 +126,8 @@ def test_test_metric_filter_extracts_fields() -> None:
 
 def test_the_package_surface() -> None:
     assert sorted(ecsbox.logs.__all__) == [
+        "ContainerLogs",
+        "ForwardServer",
         "LogIngest",
         "LogsHousekeeping",
         "LogsHousekeepingReport",

@@ -221,3 +221,75 @@ def test_a_missing_group_stops_the_task_with_the_error_ecs_reports(box: Box, cha
         assert wait_for("the container's stream", lambda: streams() == [runtime_id], timeout=10)
     finally:
         box.cleanup(cluster)
+
+
+def test_blocking_mode_loses_no_line_when_ecsbox_is_killed_and_restarted(
+    docker_client: docker.APIClient, busybox_image: str, tmp_path: Path
+) -> None:
+    """10,000 lines, ecsbox killed with SIGKILL while they flow and started again: every line is
+    stored (at least once: a line stored whose acknowledgement was lost comes again)."""
+    from tests.conftest import start_server
+    from tests.e2e.ecs_helpers import ecs_client, server_id
+
+    data_dir = tmp_path / "data"
+    server = start_server(data_dir)
+    identity = server_id(data_dir)
+    box = Box(server.endpoint, identity, ecs_client(server.endpoint), docker_client)
+    logs = logs_client(server.endpoint)
+    logs.create_log_group(logGroupName="/durable")
+    box.ecs.create_cluster(clusterName="durable")
+    arn = box.ecs.register_task_definition(
+        family="durable",
+        containerDefinitions=[
+            {
+                "name": "writer",
+                "image": busybox_image,
+                "memory": 64,
+                "command": ["sh", "-c", "seq 1 10000; trap 'exit 0' TERM; sleep 100000 & wait"],
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/durable",
+                        "awslogs-region": LOGS_REGION,
+                        "awslogs-stream-prefix": "app",
+                        "mode": "blocking",
+                    },
+                },
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    task = box.ecs.run_task(cluster="durable", taskDefinition=arn, launchType="EC2")["tasks"][0]
+    stream = f"app/writer/{task['taskArn'].rsplit('/', 1)[1]}"
+    restarted = None
+    try:
+
+        def stored() -> list[str]:
+            messages: list[str] = []
+            params: dict[str, Any] = {"logGroupName": "/durable", "logStreamNames": [stream]}
+            while True:
+                page = logs.filter_log_events(**params)
+                messages += [e["message"] for e in page["events"]]
+                if not page.get("nextToken"):
+                    return messages
+                params["nextToken"] = page["nextToken"]
+
+        wait_for("the first lines", lambda: len(stored()) >= 200, timeout=60, interval=0.05)
+        before = len(stored())
+        server.process.kill()  # SIGKILL while lines flow
+        server.process.wait(timeout=10)
+        time.sleep(1.0)
+        restarted = start_server(data_dir)
+        logs = logs_client(restarted.endpoint)
+        assert before < 10_000, "the lines were all stored before the kill: nothing was tested"
+        wait_for("all 10,000 lines", lambda: len(set(stored())) >= 10_000, timeout=120, interval=0.5)
+        messages = stored()
+        assert set(messages) == {str(n) for n in range(1, 10_001)}
+        print(f"stored before the kill: {before}; duplicates: {len(messages) - 10_000}")
+    finally:
+        for live in (restarted, server):
+            if live is not None and live.process.poll() is None:
+                ecs_client(live.endpoint).stop_task(cluster="durable", task=task["taskArn"])
+                live.stop()
+        from tests.e2e.ecs_helpers import remove_server_containers
+
+        remove_server_containers(docker_client, identity)

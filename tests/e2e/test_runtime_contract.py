@@ -348,3 +348,28 @@ def test_ensure_network_is_idempotent_and_concurrent_safe(
         assert await rt.ensure_network(name, backend.labels) != ids[0]
 
     run(scenario())
+
+
+def test_read_image_file_reads_one_file_without_running_the_image(backend: Backend) -> None:
+    async def scenario() -> None:
+        runtime = backend.runtime
+        if isinstance(runtime, SimulatedRuntime):
+            runtime.put_image_file(backend.busybox, "/etc/conf", b"[OUTPUT]\n    Name stdout\n")
+            wanted, content = "/etc/conf", b"[OUTPUT]\n    Name stdout\n"
+        else:
+            wanted, content = "/bin/busybox", None
+        await runtime.ensure_image(backend.busybox)
+        if content is not None:
+            assert await runtime.read_image_file(backend.busybox, wanted) == content
+        else:
+            assert (await runtime.read_image_file(backend.busybox, wanted, max_bytes=64 * MiB))[
+                :4
+            ] == b"\x7fELF"
+            with pytest.raises(RuntimeFailure, match="larger than"):
+                await runtime.read_image_file(backend.busybox, wanted, max_bytes=1024)
+        with pytest.raises(RuntimeFailure):
+            await runtime.read_image_file(backend.busybox, "/no/such/file")
+        with pytest.raises(RuntimeFailure):
+            await runtime.read_image_file("ecsbox-test/no-such-image:0", wanted)
+
+    run(scenario())

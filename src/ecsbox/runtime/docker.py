@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import io
 import logging
 import math
+import tarfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -245,6 +247,41 @@ class DockerRuntime:
         if image_id is None:
             raise ImagePullFailed(f"{image}: the engine reported a pull but has no such image")
         return image_id
+
+    async def read_image_file(self, image: str, path: str, max_bytes: int = 1024 * 1024) -> bytes:
+        def blocking(client: docker.APIClient) -> bytes:
+            try:
+                created = client.create_container(
+                    image, command=["true"], labels={"ecsbox.role": "read-file"}
+                )
+            except docker.errors.ImageNotFound as error:
+                raise RuntimeFailure(_explain(error)) from error
+            try:
+                stream, stat = client.get_archive(created["Id"], path)
+                archive = io.BytesIO()
+                try:  # read to the end (or close it): the engine holds the container meanwhile
+                    if int(stat.get("size") or 0) > max_bytes:
+                        raise RuntimeFailure(f"{path} in {image} is larger than {max_bytes} bytes")
+                    for chunk in stream:
+                        archive.write(chunk)
+                        if archive.tell() > max_bytes + 64 * 1024:
+                            raise RuntimeFailure(f"{path} in {image} is larger than {max_bytes} bytes")
+                finally:
+                    stream.close()
+                archive.seek(0)
+                with tarfile.open(fileobj=archive) as tar:
+                    member = next((m for m in tar.getmembers() if m.isfile()), None)
+                    extracted = tar.extractfile(member) if member is not None else None
+                    if extracted is None:
+                        raise RuntimeFailure(f"{path} in {image} is not a file")
+                    return extracted.read()
+            except docker.errors.NotFound as error:
+                raise RuntimeFailure(f"Could not find the file {path} in image {image}") from error
+            finally:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.remove_container(created["Id"], force=True)
+
+        return await self.run(blocking)
 
     # ---- networks --------------------------------------------------------------------------------
 

@@ -202,6 +202,12 @@ class Runtime(Protocol):
         that pull fails."""
         ...
 
+    async def read_image_file(self, image: str, path: str, max_bytes: int = 1024 * 1024) -> bytes:
+        """The content of one file inside ``image`` (present locally), without running it: a
+        FireLens router image's own configuration. Raises :class:`RuntimeFailure` when the image
+        or the file is missing, or the file is larger than ``max_bytes``."""
+        ...
+
     async def ensure_network(self, name: str, labels: dict[str, str]) -> str:
         """A bridge network by that name, created when missing; returns its id."""
         ...

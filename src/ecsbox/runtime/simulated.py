@@ -127,6 +127,7 @@ class SimulatedRuntime:
         self._ids = itertools.count(1)
         self._pids = itertools.count(100)
         self._scripts: dict[str, ImageScript] = {}
+        self._image_files: dict[tuple[str, str], bytes] = {}
         self._images: dict[str, str] = {}  # present image → id
         self._containers: dict[str, _Container] = {}
         self._names: dict[str, str] = {}  # name → id
@@ -234,6 +235,20 @@ class SimulatedRuntime:
         if image not in self._images:
             self._images[image] = "sha256:" + hashlib.sha256(image.encode()).hexdigest()
         return self._images[image]
+
+    def put_image_file(self, image: str, path: str, content: bytes) -> None:
+        """A file inside ``image`` that :meth:`read_image_file` finds (tests)."""
+        self._image_files[(image, path)] = content
+
+    async def read_image_file(self, image: str, path: str, max_bytes: int = 1024 * 1024) -> bytes:
+        if image not in self._images and image not in self._scripts:
+            raise RuntimeFailure(f"No such image: {image}")
+        content = self._image_files.get((image, path))
+        if content is None:
+            raise RuntimeFailure(f"Could not find the file {path} in container of image {image}")
+        if len(content) > max_bytes:
+            raise RuntimeFailure(f"{path} in {image} is larger than {max_bytes} bytes")
+        return content
 
     # ---- networks ----------------------------------------------------------------------------------
 

@@ -23,7 +23,14 @@ from typing import Any
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import Clock
 from ecsbox.ecs import task_repo
-from ecsbox.ecs.task_launch import ImageResolver, LaunchSteps, LogPreparer, SecretResolver, TaskFailed
+from ecsbox.ecs.task_launch import (
+    FireLensCheck,
+    ImageResolver,
+    LaunchSteps,
+    LogPreparer,
+    SecretResolver,
+    TaskFailed,
+)
 from ecsbox.ecs.task_observations import (
     apply_container_states,
     default_environment,
@@ -86,6 +93,7 @@ class TaskAgent(LaunchSteps):
         image_resolver: ImageResolver | None = None,
         log_forward: Callable[[], str | None] | None = None,
         log_preparer: LogPreparer | None = None,
+        firelens_check: FireLensCheck | None = None,
     ) -> None:
         self.store = store
         self.secret_resolver = secret_resolver
@@ -93,6 +101,7 @@ class TaskAgent(LaunchSteps):
         # ecsbox's Forward receiver (host:port) once it listens: where awslogs containers log
         self.log_forward = log_forward or (lambda: None)
         self.log_preparer = log_preparer
+        self.firelens_check = firelens_check
         self.runtime = runtime
         self.clock = clock
         self.bus = bus
@@ -438,6 +447,12 @@ class TaskAgent(LaunchSteps):
         assert self.runtime is not None
         with contextlib.suppress(RuntimeFailure):
             await self.runtime.remove(container_id)
+
+    async def firelens_setup_of(self, partition: tuple[str, str], task_id: str) -> dict[str, Any] | None:
+        """The FireLens router setup of a task, by id (the log receiver asks when a task's
+        records arrive and it has no router for it yet, as after a restart)."""
+        record = await self.store.read(lambda conn: task_repo.task_with_id(conn, partition, task_id))
+        return await self.firelens_setup(record) if record is not None else None
 
     async def _follow_events(self) -> None:
         assert self.runtime is not None

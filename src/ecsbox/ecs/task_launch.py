@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecsbox.core.clock import Clock
 from ecsbox.core.log_routes import LogRoute, decode_route
@@ -22,7 +22,14 @@ from ecsbox.ecs.task_observations import (
 )
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import ACTIVATING, PENDING, RUNNING, STOPPED, TASK_FAILED_TO_START, observe
-from ecsbox.ecs.taskspec import LABEL_SERVER, PlannedContainer, TaskPlan, start_order
+from ecsbox.ecs.taskspec import (
+    LABEL_SERVER,
+    PlannedContainer,
+    TaskIdentity,
+    TaskPlan,
+    firelens_setup,
+    start_order,
+)
 from ecsbox.runtime.port import (
     ContainerSpec,
     ContainerStartFailed,
@@ -47,6 +54,10 @@ ImageResolver = Callable[[str, str, str], Awaitable[tuple[str, RegistryAuth] | N
 # Before a container that logs to CloudWatch Logs starts: its group exists (or is created, with
 # awslogs-create-group) and its stream; LookupError with AWS's message when the group is missing.
 LogPreparer = Callable[[LogRoute], Awaitable[None]]
+# A task's FireLens router setup (taskspec.firelens_setup plus the router image's own
+# configuration as "extra_config"): ValueError with the reason when ecsbox cannot route it.
+FireLensCheck = Callable[[dict[str, Any]], Awaitable[None]]
+FIRELENS_CONFIG_MAX_BYTES = 256 * 1024
 
 
 class TaskFailed(Exception):
@@ -69,6 +80,7 @@ class LaunchSteps:
     secret_resolver: SecretResolver | None
     image_resolver: ImageResolver | None
     log_preparer: LogPreparer | None
+    firelens_check: FireLensCheck | None
     _waiting: set[str]
     _recheck: asyncio.Event
     _parked: asyncio.Event
@@ -82,6 +94,8 @@ class LaunchSteps:
         async def _update(
             self, task_arn: str, change: Callable[[TaskRecord], bool | None]
         ) -> TaskRecord | None: ...
+
+        def _identity(self, record: TaskRecord) -> TaskIdentity: ...
 
         async def _plan(
             self,
@@ -137,6 +151,7 @@ class LaunchSteps:
             images = await self._pull(record, plan)
             if await self._stop_requested(record.task_arn):
                 return
+            await self._check_firelens(record)
             container_ids = await self._start_containers(record, plan, pause_id, images)
         except TaskFailed as failure:
             await self._fail(record, failure.stop_code, failure.reason)
@@ -240,6 +255,38 @@ class LaunchSteps:
                 except RuntimeFailure as exc:
                     raise TaskFailed(TASK_FAILED_TO_START, f"CannotCreateContainerError: {exc}") from exc
         return ids
+
+    async def firelens_setup(self, record: TaskRecord) -> dict[str, Any] | None:
+        """The task's FireLens router setup, with the router image's own configuration file when
+        its options say ``config-file-type: file`` (read from the image, as the router would)."""
+        assert self.runtime is not None
+        setup = firelens_setup(self._identity(record), record.runtime["taskDefinition"])
+        if setup is None:
+            return None
+        options = setup["router"]["options"]
+        kind = options.get("config-file-type")
+        if kind == "s3":
+            raise ValueError("config-file-type s3 is not available in ecsbox (use file, as on Fargate)")
+        if kind == "file":
+            path = options.get("config-file-value", "")
+            try:
+                content = await self.runtime.read_image_file(
+                    setup["router"]["image"], path, FIRELENS_CONFIG_MAX_BYTES
+                )
+            except RuntimeFailure as exc:
+                raise ValueError(f"cannot read config-file-value {path}: {exc}") from exc
+            setup["extra_config"] = content.decode("utf-8", "replace")
+        return setup
+
+    async def _check_firelens(self, record: TaskRecord) -> None:
+        if self.firelens_check is None:
+            return
+        try:
+            setup = await self.firelens_setup(record)
+            if setup is not None:
+                await self.firelens_check(setup)
+        except ValueError as exc:
+            raise TaskFailed(TASK_FAILED_TO_START, f"CannotStartContainerError: FireLens: {exc}") from exc
 
     async def _prepare_logs(self, spec: ContainerSpec) -> None:
         route = decode_route(spec.log_config.options.get("tag", "")) if spec.log_config else None

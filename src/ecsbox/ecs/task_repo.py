@@ -121,6 +121,17 @@ def get_task(conn: Connection, task_arn: str) -> TaskRecord | None:
     return _record_of(row) if row is not None else None
 
 
+def task_with_id(conn: Connection, partition: Partition, task_id: str) -> TaskRecord | None:
+    """The partition's task with this id, in whichever cluster (ids are unique)."""
+    t = ecs_tasks.c
+    row = conn.execute(
+        select(ecs_tasks)
+        .where(t.account_id == partition[0], t.region == partition[1], t.task_id == task_id)
+        .limit(1)
+    ).first()
+    return _record(row) if row is not None else None
+
+
 def find_task(conn: Connection, partition: Partition, cluster: str, task_id: str) -> TaskRecord | None:
     t = ecs_tasks.c
     row = conn.execute(

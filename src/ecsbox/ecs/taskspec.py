@@ -192,6 +192,47 @@ def forward_log_config(route: LogRoute, log_forward: str, options: dict[str, str
     return LogConfig("fluentd", config)
 
 
+def firelens_route(identity: TaskIdentity, container: str) -> LogRoute:
+    """An ``awsfirelens`` container's records go to the task's FireLens router (ecsbox's own),
+    whose outputs say where; the records' Fluent tag is ``<container>-firelens-<task id>``."""
+    return LogRoute("firelens", identity.account_id, identity.region, "", "", container, identity.task_id)
+
+
+def firelens_setup(identity: TaskIdentity, definition: dict[str, Any]) -> dict[str, Any] | None:
+    """What the task's FireLens router needs, as ECS would generate its configuration from the
+    task definition: the router container's ``firelensConfiguration``, each ``awsfirelens``
+    container's options (one output each) and the ECS metadata fields. None without a router.
+    The router image's own configuration file (``config-file-type: file``) is read separately."""
+    containers = definition.get("containerDefinitions") or []
+    router = next((c for c in containers if c.get("firelensConfiguration")), None)
+    if router is None:
+        return None
+    configuration = router["firelensConfiguration"]
+    return {
+        "account_id": identity.account_id,
+        "region": identity.region,
+        "task_id": identity.task_id,
+        "router": {
+            "name": router["name"],
+            "image": router.get("image", ""),
+            "type": configuration.get("type", "fluentbit"),
+            "options": {str(k): str(v) for k, v in (configuration.get("options") or {}).items()},
+        },
+        "containers": {
+            c["name"]: {
+                str(k): str(v) for k, v in ((c.get("logConfiguration") or {}).get("options") or {}).items()
+            }
+            for c in containers
+            if (c.get("logConfiguration") or {}).get("logDriver") == "awsfirelens"
+        },
+        "metadata": {
+            "ecs_cluster": identity.cluster_name,
+            "ecs_task_arn": identity.task_arn,
+            "ecs_task_definition": f"{definition['family']}:{definition['revision']}",
+        },
+    }
+
+
 def _log_config(
     container: dict[str, Any], identity: TaskIdentity, log_forward: str | None
 ) -> LogConfig | None:
@@ -202,6 +243,10 @@ def _log_config(
         return LogConfig(driver, options)
     if driver == "awslogs" and log_forward and options.get("awslogs-group"):
         return forward_log_config(awslogs_route(identity, container["name"], options), log_forward, options)
+    if driver == "awsfirelens" and log_forward:
+        # The options are the router's outputs, not Docker's: only the delivery mode is Docker's.
+        mode_options = {k: v for k, v in options.items() if k in ("mode", "max-buffer-size")}
+        return forward_log_config(firelens_route(identity, container["name"]), log_forward, mode_options)
     return None  # the engine's default (json-file)
 
 

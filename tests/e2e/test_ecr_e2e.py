@@ -217,6 +217,15 @@ def test_the_seed_task_definition_runs_from_an_image_pushed_to_ecsbox(
         _remove_image(registry.docker, target)  # the task must pull it from the registry
 
         box.ecs.create_cluster(clusterName=cluster)
+        options = seed["containerDefinitions"][0]["logConfiguration"]["options"]
+        logs = boto3.client(
+            "logs",
+            endpoint_url=box.endpoint,
+            region_name=options["awslogs-region"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        logs.create_log_group(logGroupName=options["awslogs-group"])  # as the ECS console does
         seed.pop("compatibilities", None)
         arn = box.ecs.register_task_definition(**seed)["taskDefinition"]["taskDefinitionArn"]
         task = box.ecs.run_task(

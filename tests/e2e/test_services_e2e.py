@@ -79,6 +79,9 @@ def _seed_scenario(box: Box, env: dict[str, str], seed: Path, tmp_path: Path) ->
     assert cluster["cluster"]["status"] == "ACTIVE"
     assert set(cluster["cluster"]["capacityProviders"]) == {"FARGATE", "FARGATE_SPOT"}
 
+    # The task definition's awslogs group, as the ECS console creates it beside the definition
+    # (awslogs does not create groups unless asked to).
+    aws_cli(env, "logs", "create-log-group", "--log-group-name", "/ecs/php-sample-fargate")
     seed_definition = seed / "task-definition.php-sample-fargate.json"
     registered = aws_cli(
         env, "ecs", "register-task-definition", "--cli-input-json", f"file://{seed_definition}"

@@ -448,9 +448,10 @@ class Registry:
                 detail={"reference": reference},
             )
         digest, media_type, data = found
-        if request.method == "GET":
-            now = self.clock.now()
-            await self.store.write(lambda conn: image_repo.record_pull(conn, partition, name, digest, now))
+        # A pull: the docker CLI (20.10+) asks with HEAD first and skips the GET when it already
+        # holds the layers, so either counts for lastRecordedPullTime.
+        now = self.clock.now()
+        await self.store.write(lambda conn: image_repo.record_pull(conn, partition, name, digest, now))
         headers = [("content-type", media_type), ("docker-content-digest", digest), ("etag", f'"{digest}"')]
         if request.method == "HEAD":
             return Reply(200, headers, stream=_empty(), length=len(data))

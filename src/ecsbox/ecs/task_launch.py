@@ -208,28 +208,40 @@ class LaunchSteps:
         )
         images: dict[str, str] = {}
         for container in plan.containers:
-            image, auth = container.spec.image, None
-            if self.image_resolver is not None:
-                try:
-                    resolved = await self.image_resolver(record.account_id, record.region, image)
-                except LookupError as exc:  # an ECR image of a registry that has nothing
-                    raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {exc}") from exc
-                if resolved is not None:
-                    image, auth = resolved
-            images[container.name] = image
-            try:
-                await self.runtime.ensure_image(image, auth)
-            except ImagePullFailed as exc:
-                raise TaskFailed(
-                    TASK_FAILED_TO_START,
-                    f"CannotPullContainerError: pull image manifest has been retried 1 time(s): {exc}",
-                ) from exc
-            except RuntimeFailure as exc:
-                raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {exc}") from exc
+            images[container.name] = await self._pull_one(record, container.spec.image)
         await self._update(
             record.task_arn, lambda r: r.document.__setitem__("pullStoppedAt", self.clock.now())
         )
         return images
+
+    async def _pull_one(self, record: TaskRecord, image: str) -> str:
+        """An ECR image comes from ecsbox's registry; when that has nothing to give (no such
+        repository, or the pull fails) a copy the engine already holds under the image's own name
+        serves, as the ECS agent falls back to a cached image."""
+        assert self.runtime is not None
+        failure: str | None = None
+        if self.image_resolver is not None:
+            try:
+                resolved = await self.image_resolver(record.account_id, record.region, image)
+            except LookupError as exc:  # an ECR image of a registry that has nothing
+                resolved, failure = None, str(exc)
+            if resolved is not None:
+                local, auth = resolved
+                try:
+                    await self.runtime.ensure_image(local, auth)
+                    return local
+                except ImagePullFailed as exc:
+                    failure = f"pull image manifest has been retried 1 time(s): {exc}"
+                except RuntimeFailure as exc:
+                    failure = str(exc)
+        try:
+            await self.runtime.ensure_image(image)
+        except ImagePullFailed as exc:
+            reason = failure or f"pull image manifest has been retried 1 time(s): {exc}"
+            raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {reason}") from exc
+        except RuntimeFailure as exc:
+            raise TaskFailed(TASK_FAILED_TO_START, f"CannotPullContainerError: {failure or exc}") from exc
+        return image
 
     async def _start_containers(
         self, record: TaskRecord, plan: TaskPlan, pause_id: str | None, images: dict[str, str]

@@ -185,8 +185,13 @@ def build(settings: Settings) -> Ecsbox:
     box.housekeeping = housekeeping
     box.log_ingest = logs.LogIngest(store, clock)
     box.logs_housekeeping = logs.LogsHousekeeping(store, clock, settings.time_scale)
-    box.container_logs = logs.ContainerLogs(box.log_ingest)
+    box.container_logs = logs.ContainerLogs(
+        box.log_ingest,
+        firelens_source=agent.firelens_setup_of,
+        firelens_files=settings.data_dir / "firelens",
+    )
     agent.log_preparer = box.container_logs.prepare
+    agent.firelens_check = box.container_logs.check_firelens
     return box
 
 

@@ -104,7 +104,7 @@ class User:
         for image in self.made:
             try:
                 self.docker.remove_image(image, force=True)
-            except docker.errors.APIError:
+            except Exception:  # a slow engine leaves a test image behind, no more
                 pass
 
 
@@ -221,7 +221,7 @@ def test_a_push_cut_short_by_kill_9_leaves_nothing_half_made_and_can_be_retried(
     host = uri.split("/", 1)[0]
     port = urlsplit(f"//{host}").port
     user.login(host)
-    source = user.image(busybox_image, "ecsbox-test/crash:big", megabytes=120)
+    source = user.image(busybox_image, "ecsbox-test/crash:big", megabytes=64)
     target = f"{uri}:v1"
     user.docker.tag(source, target)
     user.made.append(target)

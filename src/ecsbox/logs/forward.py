@@ -22,41 +22,58 @@ binary line can never poison a connection that the driver would then retry for e
 
 Acknowledgements: when a message's option has ``chunk``, ``{"ack": chunk}`` is sent only after the
 handler returned, that is after ecsbox committed the events. If the handler raises, the connection
-is closed with nothing acknowledged and the driver sends the message again (at least once: a chunk
-the handler committed but whose ack was lost on the way, say because ecsbox was killed between the
-two, arrives twice). No shared-key authentication (the listener is loopback only), no UDP
-heartbeats. Malformed input (bad msgpack, wrong types, declared sizes above the cap, a gzip bomb)
-closes that connection alone, with one log line; each connection buffers at most
-``max_frame_bytes`` (16 MiB) of undecoded input, and reading pauses while its handler runs.
+is closed with nothing acknowledged and the sender sends the message again. Every resend carries the
+same chunk id, so the receiver remembers the last ``recent_chunks`` (65,536) ids it committed and
+acknowledges a chunk sent again without handing it over twice (a chunk whose ack was lost when
+ecsbox itself died still arrives twice: the memory dies with it). No shared-key authentication
+(the listener is loopback only), no UDP heartbeats. Malformed input (bad msgpack, wrong types,
+arrays or maps declared longer than the limits, a message or gzip output over ``max_frame_bytes``)
+closes that connection alone, with one log line; a connection buffers at most ``max_frame_bytes``
+(16 MiB) of undecoded input, and reading pauses while its handler runs.
 
-Docker's fluentd driver, as measured against this receiver on Docker 20.10 (fluent-logger-golang
-1.6+ inside dockerd; ``tests/e2e/test_forward_docker_e2e.py``):
+Docker's fluentd driver (Docker 20.10.24 as Debian builds it, with fluent-logger-golang 1.9), as
+measured against this receiver (``tests/e2e/test_forward_docker_e2e.py``):
 
-- It sends one Message per log line, never a batch. With ``fluentd-request-ack=true`` it waits for
-  each line's ack before sending the next, so one container's throughput is one round trip per
-  line; without acks it streams and this receiver hands the handler a batch per read.
-- ``fluentd-async`` unset or false (synchronous): ``docker run`` / container start fails at once
-  ("dial tcp ...: connection refused") when nothing listens, since the driver connects exactly
-  once when the container starts. Once running, a lost connection is retried for ever
-  (``fluentd-max-retries`` defaults to 2**31-1) with backoff ``fluentd-retry-wait`` x 1.5**n
-  (integer-truncated: 0, 1, 1, 2, 3, 5, 7, 11 ... x the wait), capped at 60 s; while it retries,
-  the driver's ``Log`` call blocks, so in ``mode=blocking`` (Docker's default) the container's
-  writes block once the pipe fills up, and no line is lost.
-- ``fluentd-async=true``: lines go to an in-memory queue of ``fluentd-buffer-limit`` *messages*
-  (the option is parsed as a byte size, "1m" = 1,048,576, and used as the queue's length); when it
-  is full further lines are dropped with an error, never blocked on. The container starts with
-  nothing listening. But when the container stops, whatever is still queued is discarded
-  ("Discarding queued events..." on dockerd's stderr): Docker sets ForceStopAsyncSend with async.
-- The ack is matched by value; a wrong or missing ack closes the connection and the same line is
-  written again on a new one.
+- One Message per log line, never a batch: ``[tag, EventTime, record, {"chunk": id}]`` (``{}``
+  without acks). With ``fluentd-request-ack=true`` a sender waits for each line's ack before the
+  next (about 10,000 lines/s per container here); without acks it streams (about 130,000).
+- Synchronous (``fluentd-async`` unset): the driver connects once, when the container starts, and
+  ``docker run`` fails ("failed to initialize logging driver: dial tcp ...: connection refused")
+  if nothing listens. Once running, a lost connection is retried for ever (``fluentd-max-retries``
+  defaults to 2**31-1), waiting ``fluentd-retry-wait`` x int(1.5**(n-1)) (0, 1, 1, 2, 3, 5, 7,
+  11 ... times the wait, at most 60 s) between attempts; meanwhile the driver blocks, so in
+  ``mode=blocking`` the container blocks once its pipe is full and nothing is lost. When a
+  container exits, dockerd waits at most 10 s for the driver to drain ("Logger didn't exit in
+  time: logs may be truncated") and drops the rest; and while the driver is still reconnecting,
+  dockerd holds that container's lock: ``docker inspect`` / ``rm`` / ``wait`` on it hang until the
+  receiver is back. So ecsbox must be listening before it calls Docker at start-up.
+- Synchronous *with acks* breaks down when a container writes to stdout and stderr at the same
+  time: both copiers share one connection and each reads "the next ack" on its own, so one takes
+  the other's ack, closes the connection, and from then on each keeps closing the other's new
+  connection (fluent-logger-golang#103). Here a container writing 500 lines/s to each stream got
+  529 of about 8,000 lines through in 16 s, over some 5,900 connections, and its output stalled.
+  No receiver can prevent it: the ack goes to whichever copier reads first.
+- ``fluentd-async=true``: one goroutine sends everything, so acks work with both streams; the
+  container starts with nothing listening, ``docker run`` never waits on the receiver, and lines
+  wait in a queue of ``fluentd-buffer-limit`` *lines* (the option is parsed as a byte size: the
+  default "1m" means 1,048,576 lines) while the receiver is away; a full queue drops lines. But
+  when the container exits, what is still queued is thrown away at once ("Discarding queued
+  events...": Docker sets ForceStopAsyncSend with async), even with the receiver up: a container
+  that printed 20,000 lines and exited got 833 of them through.
 
-So "nothing lost while ecsbox restarts" is: ``mode=blocking``, ``fluentd-request-ack=true``,
-``fluentd-async`` false (the default) and ``fluentd-max-retries`` left at its default (infinite),
-with a short ``fluentd-retry-wait`` (e.g. ``100ms``: the backoff waits 0, 0.1, 0.1, 0.2, 0.3, 0.5,
-0.7, 1.1, 1.7, 2.5, 3.8 ... s, so delivery resumes within about 40 % of the outage after it ends
-rather than up to a minute). The container must be started while ecsbox listens; containers keep
-running, and keep their output, while it is down. ``fluentd-async=true`` loses what was queued if
-the container exits during the outage, and whatever overflows ``fluentd-buffer-limit``.
+So no set of driver options gives "nothing lost while ecsbox restarts" by itself. The closest, and
+what the e2e tests hold to: ``fluentd-async=true``, ``fluentd-request-ack=true``,
+``fluentd-retry-wait=100ms`` (delivery resumes within about half the outage after it ends),
+``fluentd-sub-second-precision=true``, ``fluentd-max-retries`` left at its default: nothing is lost
+across a restart of the receiver while the container runs, whichever streams it writes. What it
+can lose is the queue of a container that exits before the queue is drained; Docker's local copy
+of the output ("dual logging", on by default for drivers that cannot be read back) still has those
+lines, and ``GET /containers/{id}/logs?since=...&timestamps=1`` returns them with timestamps equal
+to the EventTimes to the nanosecond, so ecsbox can fetch what it lacks when a container stops
+(dockerd opens the driver to serve that read: a synchronous one fails while nothing listens).
+Synchronous with acks (``mode=blocking``) loses nothing while the container runs and for 10 s
+after it exits, but only for containers that write to one stream at a time; synchronous without
+acks never stalls, but loses what sat in socket buffers when ecsbox died.
 """
 
 from __future__ import annotations
@@ -68,6 +85,7 @@ import os
 import stat
 import struct
 import zlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -91,6 +109,8 @@ READ_SIZE = 256 * 1024
 # Consecutive messages of one tag already received are handed over together, up to this many events.
 MAX_BATCH_EVENTS = 10_000
 CLOSE_GRACE_SECONDS = 5.0
+# Chunk ids remembered to recognise a chunk sent again (about 100 bytes of memory each).
+RECENT_CHUNKS = 65_536
 
 _unpack_event_time = struct.Struct(">II").unpack
 
@@ -148,7 +168,8 @@ def _event_time(value: Any, now: Callable[[], float]) -> float:
 
 def _is_clean(value: Any) -> bool:
     """Whether ``value`` holds no escaped (invalid UTF-8) bytes; O(1) per ASCII string."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         if value.isascii():
             return True
         try:
@@ -156,9 +177,14 @@ def _is_clean(value: Any) -> bool:
         except UnicodeEncodeError:
             return False
         return True
-    if type(value) is dict:
-        return all(_is_clean(key) and _is_clean(item) for key, item in value.items())
-    if type(value) is list:
+    if kind is dict:
+        for key, item in value.items():
+            if type(item) is str and item.isascii() and key.isascii():
+                continue  # the common case, a plain text field (keys are str or bytes)
+            if not (_is_clean(key) and _is_clean(item)):
+                return False
+        return True
+    if kind is list:
         return all(_is_clean(item) for item in value)
     return True
 
@@ -304,6 +330,32 @@ class HandlerFailed(Exception):
     """The handler raised: the batch was not acknowledged, and its connection is closed."""
 
 
+class RecentChunks:
+    """The chunk ids committed lately (the oldest forgotten first), so that a chunk the driver
+    sends again because its ack went astray is acknowledged without being committed twice.
+
+    >>> recent = RecentChunks(2)
+    >>> recent.add(["a", "b", "c"])
+    >>> "a" in recent, "c" in recent
+    (False, True)
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ids: OrderedDict[Any, None] = OrderedDict()
+
+    def __contains__(self, chunk: Any) -> bool:
+        return chunk in self._ids
+
+    def add(self, chunks: list[Any]) -> None:
+        if self.size <= 0:
+            return
+        for chunk in chunks:
+            self._ids[chunk] = None
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+
+
 class _Connection:
     """One client: decode, hand each batch to the handler, then acknowledge it."""
 
@@ -322,8 +374,8 @@ class _Connection:
         self.task = asyncio.current_task()
 
     def next_batch(self) -> tuple[str, list[Event], list[Any]] | None:
-        """The next message already received, with the messages of the same tag right after it;
-        None when no complete message is buffered."""
+        """The next message already received, with the messages of the same tag right after it,
+        less the events of chunks committed before; None when no complete message is buffered."""
         first = self.lookahead
         self.lookahead = None
         if first is None:
@@ -331,7 +383,13 @@ class _Connection:
             if first is None:
                 return None
         tag, events, chunk = first
-        chunks = [] if chunk is None else [chunk]
+        recent = self.server.recent_chunks
+        deduplicate = recent.size > 0
+        chunks: list[Any] = []
+        if chunk is not None:
+            chunks.append(chunk)
+            if deduplicate and chunk in recent:
+                events = []
         while len(events) < MAX_BATCH_EVENTS:
             following = self.decode_next()
             if following is None:
@@ -339,9 +397,13 @@ class _Connection:
             if following[0] != tag:
                 self.lookahead = following
                 break
+            chunk = following[2]
+            if chunk is not None:
+                seen = deduplicate and (chunk in recent or chunk in chunks)
+                chunks.append(chunk)
+                if seen:
+                    continue
             events.extend(following[1])  # lists decode_message made for us alone
-            if following[2] is not None:
-                chunks.append(following[2])
         return tag, events, chunks
 
     def decode_next(self) -> tuple[str, list[Event], Any] | None:
@@ -374,11 +436,13 @@ class _Connection:
             tag, events, chunks = batch
             self.in_handler = True
             try:
-                try:
-                    await handler(tag, events)
-                except Exception as error:
-                    raise HandlerFailed(_short(error)) from error
+                if events:
+                    try:
+                        await handler(tag, events)
+                    except Exception as error:
+                        raise HandlerFailed(_short(error)) from error
                 if chunks:
+                    server.recent_chunks.add(chunks)
                     self.writer.write(b"".join(map(ack_bytes, chunks)))
                     await self.writer.drain()
             finally:
@@ -391,6 +455,9 @@ class ForwardServer:
 
     >>> async def handler(tag, events): ...
     >>> server = ForwardServer(handler, port=0)   # then: await server.start(); server.port
+
+    ``accepted_connections`` counts connections since it was made: Docker's driver keeps one per
+    container, so a number that grows says some sender keeps failing and reconnecting.
     """
 
     def __init__(
@@ -403,6 +470,7 @@ class ForwardServer:
         clock: Clock | None = None,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         close_grace_seconds: float = CLOSE_GRACE_SECONDS,
+        recent_chunks: int = RECENT_CHUNKS,
     ) -> None:
         self.handler = handler
         self.host = host
@@ -412,6 +480,7 @@ class ForwardServer:
         self.now = self.clock.now
         self.max_frame_bytes = max_frame_bytes
         self.close_grace_seconds = close_grace_seconds
+        self.recent_chunks = RecentChunks(recent_chunks)
         self.closing = False
         self._servers: list[asyncio.Server] = []
         self._connections: set[_Connection] = set()
@@ -426,6 +495,7 @@ class ForwardServer:
         return self._port
 
     async def start(self) -> None:
+        self.closing = False
         limit = 4 * READ_SIZE  # the stream pauses the socket once twice this much is unread
         if self.host is not None:
             tcp = await asyncio.start_server(self._accept, self.host, self.requested_port, limit=limit)

@@ -226,8 +226,9 @@ def test_a_missing_group_stops_the_task_with_the_error_ecs_reports(box: Box, cha
 def test_blocking_mode_loses_no_line_when_ecsbox_is_killed_and_restarted(
     docker_client: docker.APIClient, busybox_image: str, tmp_path: Path
 ) -> None:
-    """10,000 lines, ecsbox killed with SIGKILL while they flow and started again: every line is
-    stored (at least once: a line stored whose acknowledgement was lost comes again)."""
+    """10,000 lines on stdout and stderr at once, ecsbox killed with SIGKILL while they flow and
+    started again: every line is stored (at least once: a line stored whose acknowledgement was
+    lost comes again)."""
     from tests.conftest import start_server
     from tests.e2e.ecs_helpers import ecs_client, server_id
 
@@ -245,7 +246,13 @@ def test_blocking_mode_loses_no_line_when_ecsbox_is_killed_and_restarted(
                 "name": "writer",
                 "image": busybox_image,
                 "memory": 64,
-                "command": ["sh", "-c", "seq 1 10000; trap 'exit 0' TERM; sleep 100000 & wait"],
+                # Both streams at once: Docker's blocking fluentd driver would stall on this.
+                "command": [
+                    "sh",
+                    "-c",
+                    "(seq 1 5000 | sed s/^/out-/) & (seq 1 5000 | sed s/^/err-/ >&2) & wait; "
+                    "trap 'exit 0' TERM; sleep 100000 & wait",
+                ],
                 "logConfiguration": {
                     "logDriver": "awslogs",
                     "options": {
@@ -283,7 +290,7 @@ def test_blocking_mode_loses_no_line_when_ecsbox_is_killed_and_restarted(
         assert before < 10_000, "the lines were all stored before the kill: nothing was tested"
         wait_for("all 10,000 lines", lambda: len(set(stored())) >= 10_000, timeout=120, interval=0.5)
         messages = stored()
-        assert set(messages) == {str(n) for n in range(1, 10_001)}
+        assert set(messages) == {f"{stream}-{n}" for stream in ("out", "err") for n in range(1, 5_001)}
         print(f"stored before the kill: {before}; duplicates: {len(messages) - 10_000}")
     finally:
         for live in (restarted, server):

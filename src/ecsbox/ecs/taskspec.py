@@ -16,8 +16,8 @@ one machine allows it:
 - Log drivers Docker has (json-file, syslog, journald, gelf, fluentd, local, ...) pass through.
   ``awslogs`` becomes Docker's ``fluentd`` driver aimed at ecsbox's Forward receiver, with the
   destination (account, the ``awslogs-region``, group, ``prefix/container/task-id`` stream) in the
-  tag and acknowledgements on; ``mode`` and ``max-buffer-size`` pass through (ECS's default mode is
-  ``non-blocking``). Without a receiver, json-file.
+  tag and acknowledgements on, behind Docker's ring buffer (``blocking`` gets a large one: see
+  :func:`forward_log_config`). Without a receiver, json-file.
 """
 
 from __future__ import annotations
@@ -148,6 +148,7 @@ def _environment(container: dict[str, Any], override: dict[str, Any], base: dict
 AWSLOGS_ROUTE_OPTIONS = ("awslogs-create-group", "awslogs-multiline-pattern", "awslogs-datetime-format")
 DEFAULT_LOG_MODE = "non-blocking"  # ECS's default since 2025-06-25
 DEFAULT_MAX_BUFFER_SIZE = "10m"  # the ECS agent's, for non-blocking mode
+BLOCKING_BUFFER_SIZE = "256m"  # what "blocking" holds while ecsbox is away (see forward_log_config)
 
 
 def awslogs_route(identity: TaskIdentity, container: str, options: dict[str, str]) -> LogRoute:
@@ -173,23 +174,34 @@ def awslogs_route(identity: TaskIdentity, container: str, options: dict[str, str
 
 def forward_log_config(route: LogRoute, log_forward: str, options: dict[str, str]) -> LogConfig:
     """Docker's fluentd driver sending to ecsbox's receiver at ``log_forward`` (host:port), each
-    line acknowledged only once stored. Synchronous (not ``fluentd-async``, which discards what is
-    queued when a container stops): while ecsbox is down the driver retries for ever, every
-    ``fluentd-retry-wait`` times 1.5 to the n-th, so in ``blocking`` mode the container's writes wait and no line
-    is lost; in ``non-blocking`` mode Docker's ring buffer of ``max-buffer-size`` drops the overflow,
-    as on AWS. (Measured in :mod:`ecsbox.logs.forward`.)"""
+    line acknowledged only once stored, synchronous (``fluentd-async`` discards what is queued when
+    a container stops) and retrying every ``fluentd-retry-wait`` times 1.5 to the n-th while
+    ecsbox is down.
+
+    Always behind Docker's non-blocking ring buffer: the driver's blocking mode stalls a container
+    that writes to stdout and stderr at once (its two copiers race for one connection's
+    acknowledgements, fluent-logger-golang#103; measured in :mod:`ecsbox.logs.forward`). So
+    ``non-blocking`` keeps ECS's meaning (``max-buffer-size``, default 10m, bounds the loss), and
+    ``blocking`` becomes a ring of :data:`BLOCKING_BUFFER_SIZE`: the container never waits, and
+    nothing is lost unless that much output piles up while ecsbox is away."""
     mode = options.get("mode") or DEFAULT_LOG_MODE
-    config = {
-        "fluentd-address": log_forward,
-        "tag": encode_route(route),
-        "fluentd-request-ack": "true",
-        "fluentd-sub-second-precision": "true",
-        "fluentd-retry-wait": "100ms",
-        "mode": mode,
-    }
-    if mode == "non-blocking":
-        config["max-buffer-size"] = options.get("max-buffer-size") or DEFAULT_MAX_BUFFER_SIZE
-    return LogConfig("fluentd", config)
+    size = (
+        BLOCKING_BUFFER_SIZE
+        if mode == "blocking"
+        else options.get("max-buffer-size") or DEFAULT_MAX_BUFFER_SIZE
+    )
+    return LogConfig(
+        "fluentd",
+        {
+            "fluentd-address": log_forward,
+            "tag": encode_route(route),
+            "fluentd-request-ack": "true",
+            "fluentd-sub-second-precision": "true",
+            "fluentd-retry-wait": "100ms",
+            "mode": "non-blocking",
+            "max-buffer-size": size,
+        },
+    )
 
 
 def firelens_route(identity: TaskIdentity, container: str) -> LogRoute:

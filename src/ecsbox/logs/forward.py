@@ -71,9 +71,12 @@ of the output ("dual logging", on by default for drivers that cannot be read bac
 lines, and ``GET /containers/{id}/logs?since=...&timestamps=1`` returns them with timestamps equal
 to the EventTimes to the nanosecond, so ecsbox can fetch what it lacks when a container stops
 (dockerd opens the driver to serve that read: a synchronous one fails while nothing listens).
-Synchronous with acks (``mode=blocking``) loses nothing while the container runs and for 10 s
-after it exits, but only for containers that write to one stream at a time; synchronous without
-acks never stalls, but loses what sat in socket buffers when ecsbox died.
+Synchronous with acks and ``mode=blocking`` loses nothing while the container runs and for 10 s
+after it exits, but only for containers that write to one stream at a time. With
+``mode=non-blocking`` Docker's ring buffer (``max-buffer-size``) has a single reader, so synchronous
+with acks works with both streams too, and the ring holds the lines (dropping its overflow) while
+the receiver is away. Synchronous without acks never stalls, but loses what sat in socket buffers
+when ecsbox died.
 """
 
 from __future__ import annotations

@@ -61,17 +61,20 @@ def test_awslogs_goes_to_the_forward_receiver_with_its_destination_in_the_tag(
 
 
 @pytest.mark.parametrize(
-    ("options", "mode", "buffer"),
+    ("options", "buffer"),
     [
-        ({}, "non-blocking", "10m"),  # ECS's defaults
-        ({"mode": "blocking"}, "blocking", None),
-        ({"mode": "non-blocking", "max-buffer-size": "25m"}, "non-blocking", "25m"),
+        ({}, "10m"),  # ECS's defaults: non-blocking, 10m
+        ({"mode": "non-blocking", "max-buffer-size": "25m"}, "25m"),
+        # Docker's blocking fluentd driver stalls containers writing to both streams: a big ring.
+        ({"mode": "blocking"}, "256m"),
+        ({"mode": "blocking", "max-buffer-size": "1m"}, "256m"),
     ],
 )
-def test_delivery_mode_and_buffer(options: dict[str, str], mode: str, buffer: str | None) -> None:
+def test_delivery_goes_through_dockers_ring_buffer(options: dict[str, str], buffer: str) -> None:
     config = _log_config({"logDriver": "awslogs", "options": {"awslogs-group": "g", **options}})
-    assert config.options["mode"] == mode
-    assert config.options.get("max-buffer-size") == buffer
+    assert config.options["mode"] == "non-blocking"
+    assert config.options["max-buffer-size"] == buffer
+    assert "fluentd-async" not in config.options
 
 
 def test_route_options_ride_along() -> None:

@@ -169,3 +169,53 @@ def test_an_output_ecsbox_does_not_have_is_refused_with_the_reason(box: Box, ima
         assert "kinesis_firehose" in reasons["app"]
     finally:
         box.cleanup(cluster)
+
+
+def test_a_router_image_that_cannot_be_had_is_stood_in_for_and_records_still_flow(
+    box: Box, images: tuple[str, str]
+) -> None:
+    """AWS's own router image cannot be pulled here; ecsbox routes the records itself, so the
+    task runs with a container that only waits in the router's place."""
+    cluster = unique("firelens-absent")
+    box.ecs.create_cluster(clusterName=cluster)
+    logs = boto3.client(
+        "logs",
+        endpoint_url=box.endpoint,
+        region_name=REGION,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    task_definition = definition(
+        "firelens-absent",
+        {
+            "Name": "cloudwatch_logs",
+            "region": REGION,
+            "log_group_name": "/firelens/absent",
+            "auto_create_group": "true",
+            "log_stream_name": "app",
+        },
+    )
+    router = task_definition["containerDefinitions"][0]
+    router["image"] = "ecsbox-test/no-such-router:stable"
+    router["firelensConfiguration"] = {"type": "fluentbit"}
+    try:
+        arn = box.ecs.register_task_definition(**task_definition)["taskDefinition"]["taskDefinitionArn"]
+        task = box.ecs.run_task(cluster=cluster, taskDefinition=arn, launchType="EC2")["tasks"][0]
+        running = box.wait_task(cluster, task["taskArn"], "RUNNING", timeout=90)
+        assert {c["name"]: c["lastStatus"] for c in running["containers"]} == {
+            "log_router": "RUNNING",
+            "app": "RUNNING",
+        }
+
+        def events() -> list[dict[str, Any]]:
+            try:
+                return logs.get_log_events(logGroupName="/firelens/absent", logStreamName="app")["events"]
+            except logs.exceptions.ResourceNotFoundException:
+                return []
+
+        got = wait_for("records routed without the router image", lambda: len(events()) >= 3, timeout=20)
+        assert got
+        record = json.loads(events()[0]["message"])
+        assert record["ecs_task_arn"] == task["taskArn"] and record["log"].startswith(("keep", "drop"))
+    finally:
+        box.cleanup(cluster)

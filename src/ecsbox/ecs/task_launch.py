@@ -58,6 +58,7 @@ LogPreparer = Callable[[LogRoute], Awaitable[None]]
 # configuration as "extra_config"): ValueError with the reason when ecsbox cannot route it.
 FireLensCheck = Callable[[dict[str, Any]], Awaitable[None]]
 FIRELENS_CONFIG_MAX_BYTES = 256 * 1024
+ROUTER_STAND_IN = "~ecsbox~router-stand-in"  # in the images map: run ecsbox's waiting image instead
 
 
 class TaskFailed(Exception):
@@ -96,6 +97,8 @@ class LaunchSteps:
         ) -> TaskRecord | None: ...
 
         def _identity(self, record: TaskRecord) -> TaskIdentity: ...
+
+        pause_image: Callable[[], Awaitable[str]]
 
         async def _plan(
             self,
@@ -207,8 +210,24 @@ class LaunchSteps:
             record.task_arn, lambda r: set_status(r, ACTIVATING, pullStartedAt=self.clock.now())
         )
         images: dict[str, str] = {}
+        routers = {
+            c["name"]
+            for c in record.runtime["taskDefinition"].get("containerDefinitions") or []
+            if c.get("firelensConfiguration")
+        }
         for container in plan.containers:
-            images[container.name] = await self._pull_one(record, container.spec.image)
+            try:
+                images[container.name] = await self._pull_one(record, container.spec.image)
+            except TaskFailed:
+                if container.name not in routers:
+                    raise
+                # ecsbox routes FireLens records itself: a log router image that cannot be had
+                # (AWS's aws-for-fluent-bit, with no registry to pull it from) is stood in for by
+                # a container that only waits, so the task runs and its records are routed.
+                log.info(
+                    "event=firelens_router_stand_in task=%s image=%s", record.task_arn, container.spec.image
+                )
+                images[container.name] = ROUTER_STAND_IN
         await self._update(
             record.task_arn, lambda r: r.document.__setitem__("pullStoppedAt", self.clock.now())
         )
@@ -252,7 +271,11 @@ class LaunchSteps:
             for container in wave:
                 await self._wait_dependencies(record.task_arn, container, ids)
                 spec = container.spec
-                if images.get(container.name, spec.image) != spec.image:
+                if images.get(container.name) == ROUTER_STAND_IN:
+                    spec = replace(
+                        spec, image=await self.pause_image(), entrypoint=None, command=None, health_check=None
+                    )
+                elif images.get(container.name, spec.image) != spec.image:
                     spec = replace(spec, image=images[container.name])
                 if pause_id is not None:
                     spec = with_network(spec, f"container:{pause_id}")

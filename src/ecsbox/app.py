@@ -306,6 +306,18 @@ def loopback_sockets(port: int) -> list[socket.socket]:
     return sockets
 
 
+class _QuietTlsProbes(logging.Filter):
+    """The docker CLI tries HTTPS before plain HTTP at every registry login, push and pull; each
+    TLS hello reaching ecsbox's plain-HTTP port is answered 400 and would log a warning. Those go
+    to debug: they are expected, and a flood of them hides what matters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Invalid HTTP request received.":
+            log.debug("event=invalid_http_request (a TLS client on the plain-HTTP port?)")
+            return False
+        return True
+
+
 def partition_socket(address: str, port: int) -> socket.socket | None:
     """A listening socket on another partition's registry address (127.1.x.y, on loopback); None
     where the system does not answer that address (only Linux answers all of 127.0.0.0/8)."""
@@ -341,6 +353,7 @@ def serve(settings: Settings) -> None:
         box.addresses.port = port  # port 0 (tests): repository URIs carry the port actually bound
     pid_file = settings.pid_file
     pid_file.write_text(f"{os.getpid()}\n{port}\n")
+    logging.getLogger("uvicorn.error").addFilter(_QuietTlsProbes())
     config = uvicorn.Config(
         box.asgi,
         loop="uvloop" if _has_uvloop() else "asyncio",

@@ -154,3 +154,22 @@ def test_accounts_and_regions_are_partitions(ecsbox_endpoint: str) -> None:
     ]
     assert ecs("test", "eu-west-1").list_clusters()["clusterArns"] == []
     assert ecs("111122223333", "us-east-1").list_clusters()["clusterArns"] == []
+
+
+def test_a_tls_hello_on_the_plain_http_port_is_refused_quietly(tmp_path: Path) -> None:
+    """The docker CLI tries HTTPS first at every registry login, push and pull: the 400 it gets
+    is expected and leaves no warning in ecsbox's output."""
+    import socket
+
+    server = start_server(tmp_path / "data")
+    try:
+        port = server.endpoint.rsplit(":", 1)[1]
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
+            sock.sendall(
+                b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(32)
+            )  # a TLS ClientHello's start
+            answer = sock.recv(1024)
+        assert answer.startswith(b"HTTP/1.1 400")
+    finally:
+        server.stop()
+    assert not any("Invalid HTTP request" in line for line in server.output)

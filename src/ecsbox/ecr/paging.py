@@ -11,32 +11,22 @@ InvalidParameterException — never a 500.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
+from ecsbox.core import paging as core_paging
+from ecsbox.core.paging import encode_token as encode_token  # the shared codec
 from ecsbox.ecr.model import invalid_parameter
 
 INVALID_TOKEN = "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid nextToken'"
 
 
-def encode_token(scope: str, last_key: list[Any]) -> str:
-    raw = json.dumps({"s": scope, "k": last_key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def decode_token(token: str, scope: str) -> list[Any]:
     """The last key a token carries; InvalidParameterException when it is not one of ours for
     this listing."""
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise invalid_parameter(INVALID_TOKEN) from exc
-    if not isinstance(payload, dict) or payload.get("s") != scope or not isinstance(payload.get("k"), list):
+    key = core_paging.decode_token(token, scope)
+    if key is None:
         raise invalid_parameter(INVALID_TOKEN)
-    return list(payload["k"])
+    return key
 
 
 def page_size(max_results: int | None, default: int, upper: int) -> int:

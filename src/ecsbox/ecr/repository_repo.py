@@ -9,7 +9,6 @@ The ``load_*`` functions run at start-up, outside the event loop.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,18 @@ from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
 from ecsbox.ecr.model import Partition, repository_not_found
 from ecsbox.store import Store
+from ecsbox.store.resource_tags import (  # the shared table's SQL, as this package's
+    clear_tags as clear_tags,
+)
+from ecsbox.store.resource_tags import (
+    get_tags as get_tags,
+)
+from ecsbox.store.resource_tags import (
+    put_tags as put_tags,
+)
+from ecsbox.store.resource_tags import (
+    remove_tags as remove_tags,
+)
 from ecsbox.store.schema import (
     ecr_images,
     ecr_lifecycle_previews,
@@ -26,7 +37,6 @@ from ecsbox.store.schema import (
     ecr_repository_blobs,
     ecr_tags,
     meta,
-    tags,
 )
 
 Document = dict[str, Any]
@@ -151,41 +161,6 @@ def delete_repository(conn: Connection, partition: Partition, name: str, arn: st
         )
     clear_tags(conn, arn)
     conn.execute(delete(ecr_repositories).where(_where(partition, name)))
-
-
-# ---- resource tags (the shared table, keyed by ARN) ----------------------------------------------
-
-
-def get_tags(conn: Connection, resource_arn: str) -> dict[str, str]:
-    rows = conn.execute(
-        select(tags.c.key, tags.c.value)
-        .where(tags.c.resource_arn == resource_arn)
-        .order_by(tags.c.seq, tags.c.key)
-    )
-    return {r.key: r.value for r in rows}
-
-
-def put_tags(conn: Connection, resource_arn: str, new_tags: dict[str, str]) -> None:
-    """Add tags; a key already present keeps its place and takes the new value."""
-    if not new_tags:
-        return
-    t = tags.c
-    seq = conn.execute(select(func.max(t.seq)).where(t.resource_arn == resource_arn)).scalar() or 0
-    for key, value in new_tags.items():
-        changed = conn.execute(
-            update(tags).where(t.resource_arn == resource_arn, t.key == key).values(value=value)
-        ).rowcount
-        if not changed:
-            seq += 1
-            conn.execute(insert(tags).values(resource_arn=resource_arn, key=key, value=value, seq=seq))
-
-
-def remove_tags(conn: Connection, resource_arn: str, keys: Sequence[str]) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn, tags.c.key.in_(list(keys))))
-
-
-def clear_tags(conn: Connection, resource_arn: str) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn))
 
 
 # ---- partition numbers (which loopback address each partition's registry answers on) --------------

@@ -21,7 +21,19 @@ from ecsbox.logs.model import (
     group_arn,
     group_not_found,
 )
-from ecsbox.store.schema import log_groups, log_metric_filters, log_purges, log_streams, tags
+from ecsbox.store.resource_tags import (  # the shared table's SQL, as this package's
+    clear_tags as clear_tags,
+)
+from ecsbox.store.resource_tags import (
+    get_tags as get_tags,
+)
+from ecsbox.store.resource_tags import (
+    put_tags as put_tags,
+)
+from ecsbox.store.resource_tags import (
+    remove_tags as remove_tags,
+)
+from ecsbox.store.schema import log_groups, log_metric_filters, log_purges, log_streams
 
 _G = log_groups.c
 
@@ -203,45 +215,6 @@ def pending_purges(conn: Connection) -> list[tuple[str, int]]:
 
 def finish_purge(conn: Connection, kind: str, target_id: int) -> None:
     conn.execute(delete(log_purges).where(log_purges.c.kind == kind, log_purges.c.target_id == target_id))
-
-
-# ---- tags (the shared table, keyed by the group's ARN) --------------------------------------------
-
-
-def get_tags(conn: Connection, resource_arn: str) -> dict[str, str]:
-    rows = conn.execute(
-        select(tags.c.key, tags.c.value)
-        .where(tags.c.resource_arn == resource_arn)
-        .order_by(tags.c.seq, tags.c.key)
-    )
-    return {r.key: r.value for r in rows}
-
-
-def put_tags(conn: Connection, resource_arn: str, new_tags: dict[str, str]) -> None:
-    """Add tags; a key already present keeps its place and takes the new value."""
-    if not new_tags:
-        return
-    t = tags.c
-    seq = int(
-        conn.execute(
-            select(func.coalesce(func.max(t.seq), 0)).where(t.resource_arn == resource_arn)
-        ).scalar_one()
-    )
-    for key, value in new_tags.items():
-        if conn.execute(
-            update(tags).where(t.resource_arn == resource_arn, t.key == key).values(value=value)
-        ).rowcount:
-            continue
-        seq += 1
-        conn.execute(insert(tags).values(resource_arn=resource_arn, key=key, value=value, seq=seq))
-
-
-def remove_tags(conn: Connection, resource_arn: str, keys: Sequence[str]) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn, tags.c.key.in_(list(keys))))
-
-
-def clear_tags(conn: Connection, resource_arn: str) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn))
 
 
 # ---- metric filters -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ composes several of them into one atomic operation. Values are never logged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,19 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 
 from ecsbox.secrets.model import Document
 from ecsbox.store import Prepared
-from ecsbox.store.schema import ssm_parameter_versions, ssm_parameters, tags
+from ecsbox.store.resource_tags import (  # the shared table's SQL, as this package's
+    clear_tags as clear_tags,
+)
+from ecsbox.store.resource_tags import (
+    get_tags as get_tags,
+)
+from ecsbox.store.resource_tags import (
+    put_tags as put_tags,
+)
+from ecsbox.store.resource_tags import (
+    remove_tags as remove_tags,
+)
+from ecsbox.store.schema import ssm_parameter_versions, ssm_parameters
 
 Partition = tuple[str, str]  # (account_id, region)
 SCAN_CHUNK = 200
@@ -163,38 +175,3 @@ def scan_parameters(
         if len(rows) < SCAN_CHUNK:
             return
         last = rows[-1].key
-
-
-# ---- tags (the shared table, keyed by ARN) ---------------------------------------------------
-
-
-def get_tags(conn: Connection, resource_arn: str) -> dict[str, str]:
-    rows = conn.execute(
-        select(tags.c.key, tags.c.value)
-        .where(tags.c.resource_arn == resource_arn)
-        .order_by(tags.c.seq, tags.c.key)
-    )
-    return {r.key: r.value for r in rows}
-
-
-def put_tags(conn: Connection, resource_arn: str, new_tags: dict[str, str]) -> None:
-    """Add tags; a key already present keeps its place and takes the new value."""
-    if not new_tags:
-        return
-    t = tags.c
-    seq = conn.execute(select(func.max(t.seq)).where(t.resource_arn == resource_arn)).scalar() or 0
-    for key, value in new_tags.items():
-        changed = conn.execute(
-            update(tags).where(t.resource_arn == resource_arn, t.key == key).values(value=value)
-        ).rowcount
-        if not changed:
-            seq += 1
-            conn.execute(insert(tags).values(resource_arn=resource_arn, key=key, value=value, seq=seq))
-
-
-def remove_tags(conn: Connection, resource_arn: str, keys: Sequence[str]) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn, tags.c.key.in_(list(keys))))
-
-
-def clear_tags(conn: Connection, resource_arn: str) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == resource_arn))

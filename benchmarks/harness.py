@@ -4,6 +4,7 @@ percentiles, and turning SIGTERM into the same clean stop as Ctrl-C."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -162,3 +163,29 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def host_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every process: other users' included)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def print_report(document: dict[str, Any], flags: list[str], interrupted: bool, out: Path | None) -> int:
+    """The end of every benchmark: the load at the end, the flags, the JSON on stdout (and in
+    ``out``); the exit status (130 when interrupted)."""
+    document["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    if interrupted:
+        flags.append("interrupted: results are partial")
+    document["flags"] = flags
+    text = json.dumps(document, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    return 130 if interrupted else 0

@@ -82,11 +82,14 @@ from typing import Any
 import msgpack
 
 from harness import (
+    CLOCK_TICKS,
     Server,
     free_port,
+    host_busy_s,
     make_server,
     missing_dependency,
     percentile,
+    print_report,
     rounded,
     sigterm_as_interrupt,
     version_of,
@@ -330,15 +333,6 @@ def send(plan: SendPlan, meter_pid: int | None) -> dict[str, Any]:
 
 
 # ---- CPU accounting ------------------------------------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def host_busy_s() -> float:
-    with open("/proc/stat") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def tree_cpu_s(root: int) -> float:
@@ -689,7 +683,7 @@ def phase_put(
     print(f"[put] ecsbox: {args.put_events:,} events, {args.put_threads} threads", file=sys.stderr)
     jobs = put_jobs(args.put_events, args.put_threads)
     ours = put_parallel(box.server.endpoint, box.pid, PUT_GROUP, jobs)
-    report["ecsbox"] = as_ecsbox(ours, box, PUT_GROUP, args.put_events, len(jobs))
+    report["ecsbox"] = as_ecsbox(ours, box, PUT_GROUP, args.put_events, sum(1 for job in jobs if job))
     ours["event_loop_lag"] = box.event_loop_lag()
     if args.no_moto:
         return
@@ -1004,19 +998,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for server in started:
                 server.stop()
-    document["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     document["ratios"] = ratios(results)
     check(results, flags)
     flags.append("not pinned: ecsbox, the sender or client and moto share the machine's CPUs")
-    if interrupted:
-        flags.append("interrupted: results are partial")
-    document["flags"] = flags
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return 130 if interrupted else 0
+    return print_report(document, flags, interrupted, args.out)
 
 
 if __name__ == "__main__":

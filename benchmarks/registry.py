@@ -75,6 +75,7 @@ from harness import (
     can_pin,
     free_port,
     percentile,
+    print_report,
     rounded,
     sigterm_as_interrupt,
     version_of,
@@ -1068,27 +1069,18 @@ def main(argv: list[str] | None = None) -> int:
                 print("[cleanup] servers, tags and images of this run", file=sys.stderr)
                 flags += [f"cleanup: {failure}" for failure in run.cleanup()]
     document["seconds"] = round(time.perf_counter() - started, 1)
-    document["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if args.stand_in:
         flags.append("stand-in: the 'ecsbox' side is a second docker-registry, not ecsbox")
     if "blob" in args.only and not document["blob"].get("pinned"):
         flags.append("blob phase not pinned: taskset or a second CPU is missing")
     flags.append("docker and skopeo phases not pinned: dockerd/skopeo and the registry share the CPUs")
-    if interrupted:
-        flags.append("interrupted: results are partial")
     flags += error_flags(document)
     document["summary"] = {
         phase: {"ratios": document[phase].get("ratios"), "goal_met": document[phase].get("goal_met")}
         for phase in PHASES
         if phase in document
     }
-    document["flags"] = flags
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return 130 if interrupted else 0
+    return print_report(document, flags, interrupted, args.out)
 
 
 if __name__ == "__main__":

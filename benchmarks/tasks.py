@@ -63,7 +63,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import Server, free_port, percentile, rounded, sigterm_as_interrupt, version_of
+from harness import (
+    CLOCK_TICKS,
+    Server,
+    free_port,
+    host_busy_s,
+    percentile,
+    print_report,
+    rounded,
+    sigterm_as_interrupt,
+    version_of,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PHASES = ("docker", "service", "sim")
@@ -98,16 +108,6 @@ class SampleFailed(Exception):
 
 
 # ---- CPU accounting ------------------------------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def host_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (every process: other users' included)."""
-    with open("/proc/stat") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
 
 
 def process_cpu_s(pid: int) -> float | None:
@@ -744,17 +744,8 @@ def main(argv: list[str] | None = None) -> int:
                 for server in servers:
                     server.cleanup()
                 reference.cleanup()
-    document["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     flags.append("not pinned: ecsbox, the client and the Docker daemon share the machine's CPUs")
-    if interrupted:
-        flags.append("interrupted: results are partial")
-    document["flags"] = flags
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    return 130 if interrupted else 0
+    return print_report(document, flags, interrupted, args.out)
 
 
 if __name__ == "__main__":

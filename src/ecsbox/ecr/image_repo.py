@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 
 from ecsbox.ecr.lifecycle import tag_matches_pattern
 from ecsbox.ecr.model import EcrRuleError, Partition, repository_arn
@@ -47,14 +47,19 @@ def repository_document(conn: Connection, partition: Partition, name: str) -> di
     return orjson.loads(row[0]) if row is not None else None
 
 
+def _in_repository(table: Table, partition: Partition, repository: str) -> list[Any]:
+    """The conditions that pick one repository's rows of a table keyed by account, region and
+    repository."""
+    c = table.c
+    return [c.account_id == partition[0], c.region == partition[1], c.repository == repository]
+
+
 def _image_key(partition: Partition, repository: str) -> list[Any]:
-    i = ecr_images.c
-    return [i.account_id == partition[0], i.region == partition[1], i.repository == repository]
+    return _in_repository(ecr_images, partition, repository)
 
 
 def _tag_key(partition: Partition, repository: str) -> list[Any]:
-    t = ecr_tags.c
-    return [t.account_id == partition[0], t.region == partition[1], t.repository == repository]
+    return _in_repository(ecr_tags, partition, repository)
 
 
 def resolve(conn: Connection, partition: Partition, repository: str, reference: str) -> str | None:
@@ -261,10 +266,7 @@ def delete_image(
     r = ecr_references.c
     conn.execute(
         delete(ecr_references).where(
-            r.account_id == partition[0],
-            r.region == partition[1],
-            r.repository == repository,
-            r.digest == digest,
+            *_in_repository(ecr_references, partition, repository), r.digest == digest
         )
     )
     conn.execute(delete(ecr_images).where(*_image_key(partition, repository), ecr_images.c.digest == digest))
@@ -274,17 +276,7 @@ def delete_image(
 
 def referenced_by_others(conn: Connection, partition: Partition, repository: str, digest: str) -> bool:
     """Is this manifest a child of a manifest list / index of the repository?"""
-    r = ecr_references.c
-    row = conn.execute(
-        select(r.digest).where(
-            r.account_id == partition[0],
-            r.region == partition[1],
-            r.repository == repository,
-            r.target == digest,
-            r.kind == "manifest",
-        )
-    ).first()
-    return row is not None
+    return bool(referencing_manifests(conn, partition, repository, digest))
 
 
 def referencing_manifests(conn: Connection, partition: Partition, repository: str, digest: str) -> set[str]:
@@ -292,11 +284,7 @@ def referencing_manifests(conn: Connection, partition: Partition, repository: st
     r = ecr_references.c
     rows = conn.execute(
         select(r.digest).where(
-            r.account_id == partition[0],
-            r.region == partition[1],
-            r.repository == repository,
-            r.target == digest,
-            r.kind == "manifest",
+            *_in_repository(ecr_references, partition, repository), r.target == digest, r.kind == "manifest"
         )
     ).all()
     return {str(row[0]) for row in rows}
@@ -356,10 +344,7 @@ def blob_links(
     b = ecr_repository_blobs.c
     rows = conn.execute(
         select(b.digest, b.size_bytes).where(
-            b.account_id == partition[0],
-            b.region == partition[1],
-            b.repository == repository,
-            b.digest.in_(wanted),
+            *_in_repository(ecr_repository_blobs, partition, repository), b.digest.in_(wanted)
         )
     ).all()
     return {str(row[0]): int(row[1]) for row in rows}
@@ -370,9 +355,7 @@ def link_blob(
 ) -> None:
     """Let the repository serve a blob (after its upload or a mount); refreshes the link's time."""
     b = ecr_repository_blobs.c
-    key = and_(
-        b.account_id == partition[0], b.region == partition[1], b.repository == repository, b.digest == digest
-    )
+    key = and_(*_in_repository(ecr_repository_blobs, partition, repository), b.digest == digest)
     if conn.execute(update(ecr_repository_blobs).where(key).values(linked_at=wall, size_bytes=size)).rowcount:
         return
     conn.execute(
@@ -392,10 +375,7 @@ def unlink_blob(conn: Connection, partition: Partition, repository: str, digest:
     return bool(
         conn.execute(
             delete(ecr_repository_blobs).where(
-                b.account_id == partition[0],
-                b.region == partition[1],
-                b.repository == repository,
-                b.digest == digest,
+                *_in_repository(ecr_repository_blobs, partition, repository), b.digest == digest
             )
         ).rowcount
     )

@@ -23,7 +23,7 @@ import botocore
 import uvicorn
 from sqlalchemy import select
 
-from ecsbox import __version__, ecr, ecs, logs
+from ecsbox import __version__, ecr, ecs, logs, metrics, notify
 from ecsbox.asgi import EcsboxAsgi
 from ecsbox.aws import SERVICES, Gateway, ServiceRegistry
 from ecsbox.aws.sigv4 import Authenticator, parse_access_keys
@@ -155,6 +155,8 @@ def build(settings: Settings) -> Ecsbox:
     register_secrets(registry, store, clock)
     ecr.register(registry, store, clock, addresses, blobs)
     logs.register(registry, store, clock)
+    metrics.register(registry, store, clock)  # CloudWatch: owned by the metrics work
+    notify.register(registry, store, clock)  # SNS: owned by the notify work
     housekeeping = ecr.RegistryHousekeeping(
         store, clock, blobs, settings.time_scale, settings.registry_gc_grace_s
     )

@@ -48,9 +48,26 @@ def _add_logs(conn: Connection) -> None:
     metadata.create_all(conn, tables=tables)
 
 
+def _add_metrics_and_notify(conn: Connection) -> None:
+    """Version 4: CloudWatch metrics and alarms, and SNS topics, subscriptions and deliveries."""
+    from ecsbox.store import schema
+
+    tables = [
+        schema.metric_series,
+        schema.metric_points,
+        schema.metric_alarms,
+        schema.metric_alarm_history,
+        schema.metric_alarm_actions,
+        schema.sns_topics,
+        schema.sns_subscriptions,
+        schema.sns_deliveries,
+    ]
+    metadata.create_all(conn, tables=tables)
+
+
 # version → the step that turns version-1 into it. Version 1 is the first schema.
-STEPS: dict[int, Step] = {2: _add_ecr_and_outbox, 3: _add_logs}
-LATEST = 3
+STEPS: dict[int, Step] = {2: _add_ecr_and_outbox, 3: _add_logs, 4: _add_metrics_and_notify}
+LATEST = 4
 
 
 def current_version(conn: Connection) -> int | None:

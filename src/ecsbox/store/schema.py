@@ -401,3 +401,147 @@ log_purges = Table(
     Column("kind", String(8), primary_key=True),
     Column("target_id", BigInteger, primary_key=True),
 )
+
+# ---- CloudWatch metrics and alarms (ecsbox.metrics) ------------------------------------------------
+
+# One row per metric (namespace, name and dimension set) of a partition. ``dimensions`` is the
+# canonical JSON of the sorted [[name, value], ...] pairs, so one metric has one row. ``last_put`` (the
+# ecsbox clock, seconds) is when a datapoint last arrived: ListMetrics' RecentlyActive and its
+# two-week window read it.
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("namespace", String(255), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("dimensions", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Column("last_put", Float, nullable=False),
+    UniqueConstraint("account_id", "region", "namespace", "name", "dimensions", name="uq_metric_series"),
+    Index("ix_metric_series_recent", "account_id", "region", "last_put"),
+    sqlite_autoincrement=True,
+)
+
+# Stored datapoints. A point is one PutMetricData datum (a value, a values/counts list or a
+# statistic set) or, after roll-up, the aggregate of a period (``resolution`` 1, 60, 300 or 3600
+# seconds: how fine the point is). ``ts`` is the start of its second / period in epoch seconds.
+# ``value_counts`` is JSON [[value, count], ...] when the raw values are known (percentiles need
+# them), NULL for statistic sets.
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("series_id", BigInteger, nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("resolution", Integer, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("sample_count", Float, nullable=False),
+    Column("sum", Float, nullable=False),
+    Column("minimum", Float, nullable=False),
+    Column("maximum", Float, nullable=False),
+    Column("value_counts", Text, nullable=True),
+    Index("ix_metric_points_series_ts", "series_id", "ts"),
+)
+
+# Metric alarms. ``document`` is the JSON of everything PutMetricAlarm was given (the alarm's
+# configuration); the state columns are what evaluation keeps. Times on the ecsbox clock, seconds.
+metric_alarms = Table(
+    "metric_alarms",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("actions_enabled", Integer, nullable=False),
+    Column("configuration_updated", Float, nullable=False),
+    Column("state_value", String(32), nullable=False),
+    Column("state_reason", Text, nullable=False),
+    Column("state_reason_data", Text, nullable=True),
+    Column("state_updated", Float, nullable=False),
+    Column("state_transitioned", Float, nullable=False),
+    Column("evaluated", Float, nullable=True),  # when evaluation last ran
+)
+
+# DescribeAlarmHistory's items: ConfigurationUpdate, StateUpdate and Action, newest last.
+metric_alarm_history = Table(
+    "metric_alarm_history",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("alarm_name", String(255), nullable=False),
+    Column("alarm_type", String(32), nullable=False),  # MetricAlarm
+    Column("timestamp", Float, nullable=False),
+    Column("item_type", String(32), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("data", Text, nullable=False),  # JSON
+    Index("ix_metric_alarm_history", "account_id", "region", "alarm_name", "timestamp"),
+    sqlite_autoincrement=True,
+)
+
+# Alarm actions still to carry out, written in the same transaction as the state change that
+# triggered them, removed once done: nothing is lost when ecsbox stops in between.
+metric_alarm_actions = Table(
+    "metric_alarm_actions",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("alarm_name", String(255), nullable=False),
+    Column("action_arn", String(1024), nullable=False),
+    Column("message", Text, nullable=False),  # JSON: the alarm message AWS sends
+    Column("created", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    sqlite_autoincrement=True,
+)
+
+# ---- SNS (ecsbox.notify) ---------------------------------------------------------------------------
+
+# Topics; ``attributes`` is the JSON of the settable attributes (DisplayName, Policy, ...).
+sns_topics = Table(
+    "sns_topics",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("attributes", Text, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+# Subscriptions. ``confirmed`` 0 while an http/https/email endpoint has not confirmed; ``token`` is
+# the confirmation token sent to it.
+sns_subscriptions = Table(
+    "sns_subscriptions",
+    metadata,
+    Column("arn", String(1024), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("topic_arn", String(1024), nullable=False),
+    Column("protocol", String(32), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("owner", String(12), nullable=False),
+    Column("confirmed", Integer, nullable=False),
+    Column("token", String(512), nullable=True),
+    Column("attributes", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("ix_sns_subscriptions_topic", "topic_arn"),
+)
+
+# Deliveries still to make (a message to one endpoint), written in the same transaction as the
+# Publish or Subscribe that caused them; retried with back-off, removed when delivered or given up.
+sns_deliveries = Table(
+    "sns_deliveries",
+    metadata,
+    Column("id", _LogId, primary_key=True, autoincrement=True),
+    Column("subscription_arn", String(1024), nullable=False),
+    Column("protocol", String(32), nullable=False),
+    Column("endpoint", Text, nullable=False),
+    Column("message_type", String(64), nullable=False),  # Notification | SubscriptionConfirmation | ...
+    Column("body", Text, nullable=False),  # the JSON document delivered
+    Column("created", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", Float, nullable=False),  # wall clock
+    sqlite_autoincrement=True,
+)

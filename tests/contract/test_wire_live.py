@@ -51,7 +51,7 @@ def error_of(call) -> tuple[str, int]:
             {
                 "Namespace": "App",
                 "MetricData": [
-                    {"MetricName": "m", "Value": 1.0, "Timestamp": datetime(2026, 1, 1, tzinfo=UTC)}
+                    {"MetricName": "m", "Value": 1.0, "Timestamp": datetime.now(UTC)}
                 ],
             },
         ),

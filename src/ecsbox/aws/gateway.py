@@ -20,9 +20,12 @@ b'{"clusterArns":["arn:c"]}'
 
 from __future__ import annotations
 
+import dataclasses
+import gzip  # noqa: F401  (used by the doctest)
 import inspect
 import logging
 import uuid
+import zlib
 from typing import Any
 from typing import Protocol as TypingProtocol
 
@@ -55,8 +58,44 @@ class Authenticator(TypingProtocol):
     def authenticate(self, request: HttpRequest) -> Caller: ...
 
 
+ANONYMOUS = sigv4.Principal("", "", "", "")
+
+
 class _Unroutable(Exception):
     pass
+
+
+MAX_DECODED_BYTES = 16 * 1024 * 1024  # as the largest body ecsbox reads
+
+
+def decoded(request: HttpRequest) -> HttpRequest:
+    """The request with its body un-gzipped when ``Content-Encoding`` says gzip (SDKs compress
+    CloudWatch's PutMetricData bodies over 10 KB), at most 16 MiB of it; other requests as they are.
+    The signature covers the body as sent, so authentication keeps the original request.
+
+    >>> plain = HttpRequest("POST", "/", "", {"content-encoding": "gzip"}, gzip.compress(b"Action=X"))
+    >>> decoded(plain).body, decoded(plain).headers
+    (b'Action=X', {})
+    """
+    encodings = [
+        e.strip().lower() for e in request.headers.get("content-encoding", "").split(",") if e.strip()
+    ]
+    if "gzip" not in encodings:
+        return request
+    try:
+        inflater = zlib.decompressobj(wbits=31)
+        body = inflater.decompress(request.body, MAX_DECODED_BYTES + 1)
+        if len(body) > MAX_DECODED_BYTES or inflater.unconsumed_tail:
+            raise AwsError("RequestEntityTooLarge", "The decompressed request body is too large.", 413)
+        if not inflater.eof:
+            raise zlib.error("truncated")
+    except zlib.error:
+        raise AwsError("SerializationException", "The request body is not valid gzip.", 400) from None
+    headers = {name: value for name, value in request.headers.items() if name != "content-encoding"}
+    rest = [e for e in encodings if e != "gzip"]
+    if rest:
+        headers["content-encoding"] = ",".join(rest)
+    return dataclasses.replace(request, body=body, headers=headers)
 
 
 class Gateway:
@@ -106,13 +145,18 @@ class Gateway:
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
+        signed = request  # the body as sent: what a signature covers
+        try:
+            request = decoded(request)
+        except AwsError as error:
+            return self._json.serialize_error(error, request, None, request_id)
         try:
             service, protocol = self.route(request)
         except _Unroutable as exc:
             unknown = AwsError("UnknownServiceException", str(exc), 400)
             return self._json.serialize_error(unknown, request, None, request_id)
         try:
-            return await self._serve(request, service, protocol, request_id)
+            return await self._serve(request, service, protocol, request_id, signed)
         except AwsError as error:
             return self._error(protocol, error, request, service, request_id)
         except Exception:
@@ -132,10 +176,15 @@ class Gateway:
             return self._error(protocol, failure, request, service, request_id)
 
     async def _serve(
-        self, request: HttpRequest, service: ServiceSpec, protocol: Protocol, request_id: str
+        self,
+        request: HttpRequest,
+        service: ServiceSpec,
+        protocol: Protocol,
+        request_id: str,
+        signed: HttpRequest | None = None,
     ) -> HttpResponse:
-        caller = self.authenticator.authenticate(request)
         scope = credential_scope(request)
+        caller = self._caller(signed or request, service, protocol, scope)
         if scope is not None and scope.service not in service.signing_names:
             # A signature for one service must not open another (the route comes from headers the
             # signature may not cover).
@@ -174,6 +223,20 @@ class Gateway:
         if inspect.isawaitable(result):
             result = await result
         return protocol.serialize(result or {}, request, service, operation, request_id)
+
+    def _caller(
+        self,
+        request: HttpRequest,
+        service: ServiceSpec,
+        protocol: Protocol,
+        scope: sigv4.CredentialScope | None,
+    ) -> Caller:
+        """Who calls: the authenticated principal, or nobody for an unsigned request to an
+        operation that allows that (SNS's ConfirmSubscription and Unsubscribe links)."""
+        unsigned = scope is None and bool(service.unsigned_operations)
+        if unsigned and protocol.operation_name(request, service) in service.unsigned_operations:
+            return ANONYMOUS
+        return self.authenticator.authenticate(request)
 
     def _error(
         self, protocol: Protocol, error: AwsError, request: HttpRequest, service: ServiceSpec, request_id: str

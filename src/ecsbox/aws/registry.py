@@ -87,6 +87,9 @@ class ServiceSpec:
         self.validation_code = VALIDATION_CODES.get(name, "ValidationException")
         self.missing_code = MISSING_CODE if MISSING_CODE in self.errors else self.validation_code
         self.handlers: dict[str, Handler] = {}
+        # Operations that answer requests with no signature at all (SNS's SubscribeURL and
+        # UnsubscribeURL are plain GETs); such a request's caller is anonymous.
+        self.unsigned_operations: set[str] = set()
         self._operations: dict[str, OperationSpec] = {}
         self.compiled: dict[str, Any] = {}  # per-protocol caches (e.g. the rest route table)
 
@@ -162,6 +165,14 @@ class ServiceRegistry:
         if operation not in spec.operation_names:
             raise ValueError(f"{service} has no operation {operation!r} in its model")
         spec.handlers[operation] = handler
+
+    def allow_unsigned(self, service: str, operation: str) -> None:
+        """Let ``operation`` answer requests that carry no signature (even when signatures are
+        checked strictly); its handler sees an anonymous caller (empty account, region and principal)."""
+        spec = self.service(service)
+        if operation not in spec.operation_names:
+            raise ValueError(f"{service} has no operation {operation!r} in its model")
+        spec.unsigned_operations.add(operation)
 
     def registered(self, service: str) -> set[str]:
         return set(self.service(service).handlers)

@@ -41,7 +41,27 @@ def _blob_in(value: Any) -> Any:
     return value if isinstance(value, bytes) else b64decode(value)
 
 
-JSON_IN: dict[str, Convert] = {"timestamp": _lenient(_timestamp_in), "blob": _lenient(_blob_in)}
+_SPECIAL_DOUBLES = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
+
+
+def _double_in(value: Any) -> Any:
+    """JSON has no NaN or infinities: AWS's JSON protocols send them as the strings "NaN",
+    "Infinity" and "-Infinity" (so the handler can refuse them with its own error).
+
+    >>> _double_in("NaN") != _double_in("NaN"), _double_in("-Infinity"), _double_in(1.5), _double_in("x")
+    (True, -inf, 1.5, 'x')
+    """
+    if isinstance(value, str):
+        return _SPECIAL_DOUBLES.get(value, value)
+    return value
+
+
+JSON_IN: dict[str, Convert] = {
+    "timestamp": _lenient(_timestamp_in),
+    "blob": _lenient(_blob_in),
+    "double": _double_in,
+    "float": _double_in,
+}
 JSON_OUT: dict[str, Convert] = {"timestamp": _lenient(to_epoch), "blob": _lenient(b64encode)}
 
 

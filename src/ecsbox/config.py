@@ -41,6 +41,9 @@ class Settings:
     # The Fluent Forward receiver Docker's fluentd log driver sends awslogs containers' output to
     # (loopback; 0: any free port; a taken port falls back to a free one)
     forward_port: int = 24224
+    # Seconds per CloudWatch datapoint of the metrics the collector records (AWS/ECS, Container
+    # Insights): 60 as AWS; 10 or 1 store them at high resolution
+    metrics_resolution: int = 60
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -56,12 +59,23 @@ class Settings:
         return self.data_dir / "ecsbox.pid"
 
 
+METRICS_RESOLUTIONS = (1, 10, 60)
+
+
+def _metrics_resolution(value: str) -> int:
+    resolution = int(value)
+    if resolution not in METRICS_RESOLUTIONS:
+        raise ValueError(f"metrics resolution must be 1, 10 or 60 seconds, not {value}")
+    return resolution
+
+
 _CONVERTERS: dict[str, Any] = {
     "port": int,
     "data_dir": Path,
     "time_scale": float,
     "registry_gc_grace_s": float,
     "forward_port": int,
+    "metrics_resolution": _metrics_resolution,
     "allow_reset": _bool,
     "access_keys": _list,
     "allowed_hosts": _list,

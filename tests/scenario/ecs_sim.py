@@ -22,7 +22,7 @@ from typing import Any
 from ecsbox.aws.context import RequestContext
 from ecsbox.core.bus import Bus
 from ecsbox.core.clock import FakeClock
-from ecsbox.ecs import ServiceScheduler, TaskAgent, operations, service_repo, task_repo
+from ecsbox.ecs import AlarmReading, ServiceScheduler, TaskAgent, operations, service_repo, task_repo
 from ecsbox.ecs.local_instance import Machine
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.taskspec import LABEL_CONTAINER, LABEL_ROLE, LABEL_SERVER, LABEL_TASK_ARN
@@ -86,12 +86,26 @@ class _Mortal:
         return await self.runtime.create(spec)
 
 
+class FakeAlarms:
+    """The CloudWatch alarms the scheduler's deployment-alarm reader sees (what ``app.build`` wires to
+    the alarm table): a test sets ``states[name] = AlarmReading(...)``."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, AlarmReading] = {}
+        self.reads = 0
+
+    async def read(self, partition: tuple[str, str], names: tuple[str, ...]) -> dict[str, AlarmReading]:
+        self.reads += 1
+        return {name: self.states[name] for name in names if name in self.states}
+
+
 class SimBox:
     def __init__(self, tmp_path: Path) -> None:
         self.clock = FakeClock()
         self.store = Store(f"sqlite:///{tmp_path / 'ecsbox.db'}")
         self.store.open()
         self.runtime = SimulatedRuntime(self.clock)
+        self.alarms = FakeAlarms()
         self.checks: list[Check] = []
         self.process = self.start_process()
 
@@ -114,7 +128,9 @@ class SimBox:
             info = await runtime.info()
             return Machine(info.cpus, info.memory_bytes, info.architecture)
 
-        scheduler = ServiceScheduler(self.store, self.clock, bus, agent.wake, machine, SERVER_ID)
+        scheduler = ServiceScheduler(
+            self.store, self.clock, bus, agent.wake, machine, SERVER_ID, alarm_states=self.alarms.read
+        )
         handlers = {**operations(self.store, self.clock, agent.wake, scheduler.wake, machine, SERVER_ID),
                     **ssm_operations(self.store, self.clock)}
         return Ecsbox(agent, scheduler, handlers, runtime, bus)

@@ -8,6 +8,11 @@ runs twice starts nothing twice, because every decision is made from what is sto
 
 A tick runs when a service changes, when one of its tasks changes, and every second as the safety
 net. Task outcomes feed the deployment circuit breaker and the start throttle exactly once each.
+
+Deployment alarms (:mod:`ecsbox.ecs.deployment_alarms`): while a service's deployment is watched by
+CloudWatch alarms, each tick first reads the alarms' states through the injected ``alarm_states``
+reader (outside the transaction), then decides in the transaction. Without a reader, alarms are
+ignored.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -41,7 +46,9 @@ from ecsbox.ecs.deployment import (
     scaling_reason,
     stop_rank,
 )
+from ecsbox.ecs.deployment_alarms import AlarmReading
 from ecsbox.ecs.local_instance import Machine, does_not_fit, instance_arn, task_reservation
+from ecsbox.ecs.service_alarms import alarm_need, bake, handle_alarms
 from ecsbox.ecs.service_events import ServiceEvent
 from ecsbox.ecs.service_repo import ServiceRecord
 from ecsbox.ecs.services import service_arn, start_deployment
@@ -56,6 +63,13 @@ TICK_EVERY_S = 1.0
 COALESCE_S = 0.05
 MAX_STARTS_PER_TICK = 100  # a huge scale-out goes in steps, so one tick never holds the loop for long
 ON_PURPOSE = {"UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice"}
+_NEEDS_LIMIT = 10_000
+
+Partition = tuple[str, str]
+# alarm_states(partition, alarm names) → {name: AlarmReading (or just its state)} for the alarms that
+# exist; state OK | ALARM | INSUFFICIENT_DATA.
+AlarmStates = Callable[[Partition, tuple[str, ...]], Awaitable[Mapping[str, AlarmReading | str]]]
+AlarmNeed = tuple[Partition, tuple[str, ...]]  # whose alarms a service's next tick reads
 
 
 class ServiceScheduler:
@@ -67,12 +81,15 @@ class ServiceScheduler:
         wake_task: Callable[[str], None],
         machine: Callable[[], Awaitable[Machine | None]] | None = None,
         server_id: str = "",
+        alarm_states: AlarmStates | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.wake_task = wake_task
         self.machine = machine  # None: no placement (scenario tests of the scheduler alone)
         self.server_id = server_id
+        self.alarm_states = alarm_states  # None: deployment alarms are ignored
+        self._alarm_needs: dict[str, AlarmNeed | None] = {}
         self._pending: set[str] = set()
         self._signal = asyncio.Event()
         self._urgent = False
@@ -83,6 +100,7 @@ class ServiceScheduler:
         """A user changed the service (Create / Update / Delete): tick at once."""
         self._urgent = True
         self._pending.add(service_arn_)
+        self._alarm_needs.pop(service_arn_, None)  # its alarms may have changed
         self._signal.set()
 
     def _on_task_changed(self, _topic: str, event: dict[str, Any]) -> None:
@@ -117,11 +135,37 @@ class ServiceScheduler:
     async def tick(self, arn: str) -> None:
         if self.paused:
             return
-        now = self.clock.now()
         placement = Placement(await self.machine(), self.server_id) if self.machine is not None else None
-        touched = await self.store.write(lambda conn: tick_service(conn, arn, now, placement))
+        alarms = await self._alarm_readings(arn) if self.alarm_states is not None else None
+        now = self.clock.now()
+        touched, need = await self.store.write(
+            lambda conn: tick_service_watching(conn, arn, now, placement, alarms)
+        )
+        if self.alarm_states is not None:
+            if len(self._alarm_needs) >= _NEEDS_LIMIT:
+                self._alarm_needs.clear()
+            self._alarm_needs[arn] = need
         for task_arn in touched:
             self.wake_task(task_arn)
+
+    async def _alarm_readings(self, arn: str) -> AlarmInput:
+        """The states of the alarms watching the service's deployment, read for this tick."""
+        assert self.alarm_states is not None
+        if arn not in self._alarm_needs:
+            self._alarm_needs[arn] = await self.store.read(
+                lambda conn: alarm_need(service_repo.get_service(conn, arn))
+            )
+        need = self._alarm_needs[arn]
+        if need is None:
+            return AlarmInput(None)
+        partition, names = need
+        try:
+            answer = await self.alarm_states(partition, names)
+        except Exception:
+            # As on AWS when DescribeAlarms is throttled: this reading is missed, nothing else.
+            log.warning("event=deployment_alarms_unreadable service=%s", arn, exc_info=True)
+            answer = {}
+        return AlarmInput({name: _reading(value) for name, value in answer.items()})
 
 
 # ---- one tick, inside one transaction ----------------------------------------------------------
@@ -135,11 +179,31 @@ class Placement:
     server_id: str
 
 
+@dataclass(frozen=True)
+class AlarmInput:
+    """A tick's view of the deployment alarms: ``readings`` None when they were not read this tick
+    (no alarm watched the service when the tick began)."""
+
+    readings: Mapping[str, AlarmReading] | None
+
+
+def _reading(value: AlarmReading | str) -> AlarmReading:
+    return value if isinstance(value, AlarmReading) else AlarmReading(str(value))
+
+
 def tick_service(conn: Connection, arn: str, now: float, placement: Placement | None = None) -> list[str]:
-    """Reconcile one service; returns the task ARNs the agent must look at."""
+    """Reconcile one service (deployment alarms ignored); returns the task ARNs the agent must look at."""
+    return tick_service_watching(conn, arn, now, placement, None)[0]
+
+
+def tick_service_watching(
+    conn: Connection, arn: str, now: float, placement: Placement | None, alarms: AlarmInput | None
+) -> tuple[list[str], AlarmNeed | None]:
+    """Reconcile one service; ``alarms`` None: deployment alarms are ignored (no reader wired).
+    Returns the task ARNs the agent must look at and which alarms the next tick must read."""
     record = service_repo.get_service(conn, arn)
     if record is None or record.status == "INACTIVE":
-        return []
+        return [], None
     tasks = task_repo.service_tasks(conn, record.partition, record.cluster, record.name)
     unchanged = repr((record.status, record.document, record.scheduler))
     document = record.document
@@ -148,6 +212,8 @@ def tick_service(conn: Connection, arn: str, now: float, placement: Placement | 
 
     _account_outcomes(record, tasks, now, messages)
     _handle_trips(record, now, messages)
+    if alarms is not None:
+        handle_alarms(record, alarms.readings, now, messages)
 
     deployments = [d for d in document["deployments"] if d["status"] != "INACTIVE"]
     primary = next((d for d in deployments if d["status"] == "PRIMARY"), None)
@@ -171,6 +237,8 @@ def tick_service(conn: Connection, arn: str, now: float, placement: Placement | 
     strategy = shares(document.get("capacityProviderStrategy") or [])
     if strategy and service.primary_deployment_id:
         decision = _keep_provider_split(record.name, strategy, decision, task_views, service, now)
+    if alarms is not None:
+        decision = bake(record, decision, alarms.readings, now)
 
     touched: list[str] = []
     by_id = {t.task_id: t for t in tasks}
@@ -206,7 +274,7 @@ def tick_service(conn: Connection, arn: str, now: float, placement: Placement | 
     _append_events(record, messages, now)
     if touched or repr((record.status, record.document, record.scheduler)) != unchanged:
         service_repo.save_service(conn, record)  # a tick that changed nothing writes nothing
-    return touched
+    return touched, alarm_need(record)
 
 
 def _keep_provider_split(

@@ -15,6 +15,7 @@ from ecsbox.aws.errors import AwsError
 from ecsbox.core.ids import arn
 from ecsbox.ecs import paging, repo, service_repo
 from ecsbox.ecs.capacity import resolve_strategy
+from ecsbox.ecs.deployment_alarms import check_config as check_alarms_config
 from ecsbox.ecs.handling import Deps, aws_errors, caller_arn, in_model_order
 from ecsbox.ecs.model import client_error, invalid_parameter
 from ecsbox.ecs.references import parse_named, parse_task_definition
@@ -101,6 +102,9 @@ def _deployment_configuration(
     config.update(params.get("deploymentConfiguration") or {})
     if config["maximumPercent"] < config["minimumHealthyPercent"] or config["maximumPercent"] < 1:
         raise invalid_parameter("maximumPercent must be greater than minimumHealthyPercent.")
+    problem = check_alarms_config(config.get("alarms"))
+    if problem is not None:
+        raise invalid_parameter(problem)
     return config
 
 

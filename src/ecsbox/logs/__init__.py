@@ -2,8 +2,9 @@
 
 Other packages use only what is named here: :func:`register` (the composition root), the
 :class:`LogsHousekeeping` it starts, :class:`LogIngest` (the container log paths: Forward
-receiver, awslogs, FireLens) and :func:`metric_data` (the datapoints a metric filter makes of an
-event, for CloudWatch metrics).
+receiver, awslogs, FireLens), :func:`metric_data` (the datapoints a metric filter makes of an
+event) and :data:`MetricSink` (the hook, given to :func:`register` and :class:`LogIngest`, through
+which CloudWatch metrics hears of every committed batch of events).
 """
 
 from ecsbox.logs.api import logs_operations, register
@@ -12,6 +13,7 @@ from ecsbox.logs.forward import ForwardServer
 from ecsbox.logs.housekeeping import LogsHousekeeping, LogsHousekeepingReport
 from ecsbox.logs.ingest import LogIngest
 from ecsbox.logs.metric_filters import MetricDatum, metric_data
+from ecsbox.logs.metric_hook import MetricSink
 from ecsbox.logs.model import LogsRuleError
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "LogsHousekeepingReport",
     "LogsRuleError",
     "MetricDatum",
+    "MetricSink",
     "logs_operations",
     "metric_data",
     "register",

@@ -10,6 +10,7 @@ from ecsbox.logs.events import LogEvents
 from ecsbox.logs.groups import LogGroups
 from ecsbox.logs.handling import Deps, Handler
 from ecsbox.logs.metric_filter_ops import MetricFilters
+from ecsbox.logs.metric_hook import MetricSink
 from ecsbox.logs.search import Search
 from ecsbox.logs.streams import LogStreams
 from ecsbox.store import Store
@@ -19,9 +20,10 @@ class Registry(Protocol):
     def register(self, service: str, operation: str, handler: Any) -> None: ...
 
 
-def logs_operations(store: Store, clock: Clock) -> dict[str, Handler]:
-    """Every CloudWatch Logs operation ecsbox implements, bound to its dependencies."""
-    deps = Deps(store=store, clock=clock)
+def logs_operations(store: Store, clock: Clock, metric_sink: MetricSink | None = None) -> dict[str, Handler]:
+    """Every CloudWatch Logs operation ecsbox implements, bound to its dependencies.
+    ``metric_sink`` hears of the events PutLogEvents stores (:mod:`ecsbox.logs.metric_hook`)."""
+    deps = Deps(store=store, clock=clock, metric_sink=metric_sink)
     groups = LogGroups(deps)
     streams = LogStreams(deps)
     events = LogEvents(deps)
@@ -53,7 +55,7 @@ def logs_operations(store: Store, clock: Clock) -> dict[str, Handler]:
     }
 
 
-def register(registry: Registry, store: Store, clock: Clock) -> None:
+def register(registry: Registry, store: Store, clock: Clock, metric_sink: MetricSink | None = None) -> None:
     """Register every CloudWatch Logs operation with the wire layer's registry."""
-    for operation, handler in logs_operations(store, clock).items():
+    for operation, handler in logs_operations(store, clock, metric_sink).items():
         registry.register("logs", operation, handler)

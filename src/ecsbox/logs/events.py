@@ -1,7 +1,8 @@
 """PutLogEvents and GetLogEvents.
 
 PutLogEvents keeps AWS's limits and answers (:mod:`ecsbox.logs.limits`); ``sequenceToken`` is
-ignored and a ``nextSequenceToken`` still returned, as AWS has done since January 2023.
+ignored and a ``nextSequenceToken`` still returned, as AWS has done since January 2023. Once the
+accepted events are committed, the metric hook hears of them (:mod:`ecsbox.logs.metric_hook`).
 
 GetLogEvents reads one stream in (timestamp, ingestion order) order. Its tokens name a gap between
 two events (:class:`ecsbox.logs.paging.Gap`): ``nextForwardToken`` the gap after the page,
@@ -19,6 +20,7 @@ from sqlalchemy import Connection
 from ecsbox.aws.context import RequestContext
 from ecsbox.logs import event_repo, group_repo, stream_repo
 from ecsbox.logs.event_repo import MAX_SEQ, EventRow
+from ecsbox.logs.group_repo import MetricFilterRow
 from ecsbox.logs.handling import Deps, aws_errors, named_group
 from ecsbox.logs.limits import (
     check_chronological,
@@ -28,6 +30,7 @@ from ecsbox.logs.limits import (
     clean_message,
     message_bytes,
 )
+from ecsbox.logs.metric_hook import tell
 from ecsbox.logs.model import (
     EVENT_OVERHEAD_BYTES,
     MAX_PAGE_BYTES,
@@ -67,6 +70,9 @@ class LogEvents:
         ref = GroupRef(ctx.partition, params["logGroupName"])
         stream_name = params["logStreamName"]
         now = self.deps.now_ms()
+        sink = self.deps.metric_sink
+        stored: list[tuple[int, str]] = []
+        filters: list[MetricFilterRow] = []
 
         def write(conn: Connection) -> dict[str, Any]:
             group = group_repo.require_group(conn, ref)
@@ -75,6 +81,7 @@ class LogEvents:
             check_span(timestamps, verdict.accepted)
             answer: dict[str, Any] = {}
             accepted = verdict.accepted
+            stored.clear()
             if accepted:
                 batch = list(
                     zip(
@@ -89,11 +96,16 @@ class LogEvents:
                 )
                 event_repo.insert_events(conn, group.id, stream.id, batch, now)
                 answer["nextSequenceToken"] = sequence_token(stream.id, upload_seq or 0)
+                if sink is not None:
+                    stored.extend(batch)
+                    filters[:] = group_repo.group_filters(conn, group.id)
             if verdict.rejected:
                 answer["rejectedLogEventsInfo"] = dict(verdict.rejected)
             return answer
 
-        return await self.store.write(write)
+        answer = await self.store.write(write)
+        await tell(sink, ctx.partition, ref.name, stored, filters)
+        return answer
 
     @aws_errors
     async def get(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

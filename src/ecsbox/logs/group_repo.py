@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from ecsbox.logs.model import (
     GROUP_EXISTS,
@@ -21,6 +21,7 @@ from ecsbox.logs.model import (
     group_arn,
     group_not_found,
 )
+from ecsbox.store import Prepared
 from ecsbox.store.resource_tags import (  # the shared table's SQL, as this package's
     clear_tags as clear_tags,
 )
@@ -290,6 +291,27 @@ def list_metric_filters(
     if prefix:
         query = query.where(func.substr(_F.name, 1, len(prefix)) == prefix)
     return [_filter_row(r) for r in conn.execute(query.order_by(_F.group_id, _F.name))]
+
+
+# The metric hook reads a group's filters once per stored batch of events: built once, since
+# composing a statement costs more than running it on SQLite.
+_GROUP_FILTERS = Prepared(
+    select(_F.group_id, _F.name, _F.pattern, _F.transformations, _F.document, _F.created_ms)
+    .where(_F.group_id == bindparam("group_id"))
+    .order_by(_F.name)
+)
+
+
+def group_filters(conn: Connection, group_id: int) -> list[MetricFilterRow]:
+    """One group's metric filters in name order (what :func:`list_metric_filters` gives for it)."""
+    return [
+        MetricFilterRow(
+            int(g), name, pattern, orjson.loads(transformations), orjson.loads(document), int(created)
+        )
+        for g, name, pattern, transformations, document, created in _GROUP_FILTERS.rows(
+            conn, {"group_id": group_id}
+        )
+    ]
 
 
 def group_names(conn: Connection, partition: Partition) -> dict[int, str]:

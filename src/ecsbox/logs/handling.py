@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ecsbox.aws.context import RequestContext
 from ecsbox.aws.errors import AwsError
@@ -22,6 +22,9 @@ from ecsbox.logs.model import (
 )
 from ecsbox.store import Store
 
+if TYPE_CHECKING:  # metric_hook reaches the operation modules, which import this one
+    from ecsbox.logs.metric_hook import MetricSink
+
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
@@ -30,6 +33,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 class Deps:
     store: Store
     clock: Clock
+    metric_sink: MetricSink | None = None  # hears of committed events (CloudWatch metrics)
 
     def now_ms(self) -> int:
         """ecsbox's clock in milliseconds, the unit of every CloudWatch Logs time."""

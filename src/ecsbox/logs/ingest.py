@@ -11,6 +11,9 @@ The (group, stream) ids of a partition, group and stream are remembered, so a st
 batches costs one UPDATE of the stream's counters, one of the group's bytes and one
 ``executemany`` per call; a remembered stream that was deleted since is looked up (and, where
 allowed, created) again.
+
+Once a batch is committed, the :data:`~ecsbox.logs.metric_hook.MetricSink` given at construction
+(if any) hears of it with the group's metric filter datapoints (:mod:`ecsbox.logs.metric_hook`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from sqlalchemy import Connection
 
 from ecsbox.core.clock import Clock
 from ecsbox.logs import event_repo, group_repo, stream_repo
+from ecsbox.logs.group_repo import MetricFilterRow
 from ecsbox.logs.limits import clean_message, message_bytes
+from ecsbox.logs.metric_hook import MetricSink, tell
 from ecsbox.logs.model import GroupRef, Partition, group_not_found, stream_not_found
 from ecsbox.store import Store
 
@@ -31,9 +36,10 @@ Key = tuple[Partition, str, str]
 
 
 class LogIngest:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, metric_sink: MetricSink | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.metric_sink = metric_sink
         self._ids: dict[Key, tuple[int, int]] = {}
 
     async def deliver(
@@ -57,18 +63,21 @@ class LogIngest:
         now = int(self.clock.now() * 1000)
         key: Key = (partition, group, stream)
 
-        def write(conn: Connection) -> tuple[int, int]:
-            ids = self._ids.get(key)
-            if ids is not None and self._append(conn, ids, batch, low, high, now, size):
-                return ids
-            ids = self._resolve(conn, key, now, create_group, create_stream)
-            self._append(conn, ids, batch, low, high, now, size)
-            return ids
+        sink = self.metric_sink
 
-        ids = await self.store.write(write)
+        def write(conn: Connection) -> tuple[tuple[int, int], list[MetricFilterRow]]:
+            ids = self._ids.get(key)
+            if ids is None or not self._append(conn, ids, batch, low, high, now, size):
+                ids = self._resolve(conn, key, now, create_group, create_stream)
+                self._append(conn, ids, batch, low, high, now, size)
+            filters = group_repo.group_filters(conn, ids[0]) if sink is not None and batch else []
+            return ids, filters
+
+        ids, filters = await self.store.write(write)
         if len(self._ids) >= _CACHE_LIMIT:
             self._ids.clear()
         self._ids[key] = ids
+        await tell(sink, partition, group, batch, filters)
 
     @staticmethod
     def _append(

@@ -237,6 +237,12 @@ def published_ports(ports: dict[str, Any]) -> tuple[PublishedPort, ...]:
 # ---- GET /containers/<id>/stats?stream=false → ContainerStats ------------------------------------
 
 
+# The per-interface counters Docker's stats carry under ``networks`` (summed over interfaces).
+NETWORK_COUNTERS = (
+    "rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_dropped", "tx_dropped", "rx_errors", "tx_errors",
+)  # fmt: skip
+
+
 def container_stats(document: dict[str, Any]) -> ContainerStats | None:
     """One stats sample, cgroup v1 or v2. None when the engine has no sample (container not
     running: ``read`` is the zero time and the CPU block is empty).
@@ -256,10 +262,10 @@ def container_stats(document: dict[str, Any]) -> ContainerStats | None:
     used = int(memory.get("usage") or 0)
     inactive = memory_detail.get("total_inactive_file", memory_detail.get("inactive_file", 0))
     used = max(0, used - int(inactive or 0))
-    rx = tx = 0
+    network = dict.fromkeys(NETWORK_COUNTERS, 0)
     for interface in (document.get("networks") or {}).values():
-        rx += int(interface.get("rx_bytes") or 0)
-        tx += int(interface.get("tx_bytes") or 0)
+        for key in NETWORK_COUNTERS:
+            network[key] += int(interface.get(key) or 0)
     block_read = block_write = 0
     for entry in (document.get("blkio_stats") or {}).get("io_service_bytes_recursive") or ():
         op = str(entry.get("op", "")).lower()  # "Read" on cgroup v1, "read" on v2
@@ -274,10 +280,16 @@ def container_stats(document: dict[str, Any]) -> ContainerStats | None:
         online_cpus=online,
         memory_usage_bytes=used,
         memory_limit_bytes=int(memory.get("limit") or 0),
-        network_rx_bytes=rx,
-        network_tx_bytes=tx,
+        network_rx_bytes=network["rx_bytes"],
+        network_tx_bytes=network["tx_bytes"],
         block_read_bytes=block_read,
         block_write_bytes=block_write,
+        network_rx_packets=network["rx_packets"],
+        network_tx_packets=network["tx_packets"],
+        network_rx_dropped=network["rx_dropped"],
+        network_tx_dropped=network["tx_dropped"],
+        network_rx_errors=network["rx_errors"],
+        network_tx_errors=network["tx_errors"],
     )
 
 

@@ -145,7 +145,9 @@ class ContainerState:
 
 @dataclass(frozen=True)
 class ContainerStats:
-    """One sample of a container's usage (the engine's one-shot stats)."""
+    """One sample of a container's usage (the engine's one-shot stats). Every counter is cumulative
+    since the container started; a container sharing another's network namespace (``awsvpc``
+    containers join their task's pause container) reports no network of its own (zeros)."""
 
     read_at: float
     cpu_total_ns: int  # cumulative CPU time used by the container
@@ -153,10 +155,16 @@ class ContainerStats:
     online_cpus: int
     memory_usage_bytes: int
     memory_limit_bytes: int
-    network_rx_bytes: int = 0
+    network_rx_bytes: int = 0  # cumulative, over the container's own network interfaces
     network_tx_bytes: int = 0
-    block_read_bytes: int = 0
+    block_read_bytes: int = 0  # cumulative
     block_write_bytes: int = 0
+    network_rx_packets: int = 0
+    network_tx_packets: int = 0
+    network_rx_dropped: int = 0
+    network_tx_dropped: int = 0
+    network_rx_errors: int = 0
+    network_tx_errors: int = 0
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ class _Container:
     memory_bytes: int = 0
     cpu_ns: float = 0.0  # accrued CPU time up to cpu_accrued_at
     cpu_accrued_at: float = 0.0
+    io_rates: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # bytes/s: network rx, tx; block read, write
+    io_bytes: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # accrued up to cpu_accrued_at
 
 
 @dataclass(eq=False)  # hashed by identity: a set member
@@ -190,15 +192,22 @@ class SimulatedRuntime:
             self._set_health(container, status)
 
     def set_usage(
-        self, container_id: str, cpu_percent: float | None = None, memory_bytes: int | None = None
+        self,
+        container_id: str,
+        cpu_percent: float | None = None,
+        memory_bytes: int | None = None,
+        io_rates: tuple[float, float, float, float] | None = None,
     ) -> None:
-        """What :meth:`stats` reports from now on (CPU in percent of one CPU)."""
+        """What :meth:`stats` reports from now on (CPU in percent of one CPU; ``io_rates`` in bytes
+        per second: network received, sent; block read, written)."""
         container = self._get(container_id)
         self._accrue_cpu(container)
         if cpu_percent is not None:
             container.cpu_percent = cpu_percent
         if memory_bytes is not None:
             container.memory_bytes = memory_bytes
+        if io_rates is not None:
+            container.io_rates = tuple(float(rate) for rate in io_rates)
 
     def advance(self) -> int:
         """Fire every timer due at ``clock.now()``; returns how many fired."""
@@ -412,6 +421,10 @@ class SimulatedRuntime:
         self._accrue_cpu(container)
         now = self.clock.now()
         limit = container.spec.memory_bytes or self.memory_bytes
+        rx, tx, read, written = (int(value) for value in container.io_bytes)
+        network = container.spec.network
+        if network.startswith("container:") or network in ("host", "none"):
+            rx = tx = 0  # as on Docker: no network of its own to count
         return ContainerStats(
             read_at=now,
             cpu_total_ns=int(container.cpu_ns),
@@ -419,6 +432,10 @@ class SimulatedRuntime:
             online_cpus=self.cpus,
             memory_usage_bytes=min(container.memory_bytes, limit),
             memory_limit_bytes=limit,
+            network_rx_bytes=rx,
+            network_tx_bytes=tx,
+            block_read_bytes=read,
+            block_write_bytes=written,
         )
 
     # ---- events --------------------------------------------------------------------------------------
@@ -504,7 +521,10 @@ class SimulatedRuntime:
     def _accrue_cpu(self, container: _Container) -> None:
         now = self.clock.now()
         if container.status == "running":
-            container.cpu_ns += (now - container.cpu_accrued_at) * container.cpu_percent / 100 * 1e9
+            elapsed = now - container.cpu_accrued_at
+            container.cpu_ns += elapsed * container.cpu_percent / 100 * 1e9
+            accrued = zip(container.io_bytes, container.io_rates, strict=True)
+            container.io_bytes = tuple(total + rate * elapsed for total, rate in accrued)
         container.cpu_accrued_at = now
 
     def _bind_ports(self, container: _Container) -> tuple[PublishedPort, ...]:

@@ -121,7 +121,15 @@ def test_host_mode_ports_must_match() -> None:
 
 
 def test_package_surface() -> None:
-    assert ecsbox.ecs.__all__ == ["TASK_CHANGED", "ServiceScheduler", "TaskAgent", "operations", "register"]
+    assert ecsbox.ecs.__all__ == [
+        "TASK_CHANGED",
+        "AlarmReading",
+        "ServiceScheduler",
+        "TaskAgent",
+        "monitoring_snapshot",
+        "operations",
+        "register",
+    ]
     registered: list[str] = []
 
     class Registry:

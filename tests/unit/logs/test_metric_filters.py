@@ -133,6 +133,7 @@ def test_the_package_surface() -> None:
         "LogsHousekeepingReport",
         "LogsRuleError",
         "MetricDatum",
+        "MetricSink",
         "logs_operations",
         "metric_data",
         "register",

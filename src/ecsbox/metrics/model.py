@@ -30,6 +30,31 @@ class MetricsRuleError(EcsboxError):
         self.message = message
 
 
+# The codes CloudWatch answers with. GetMetricData answers ``ValidationError`` (a code its model does not
+# declare, as AWS does) for queries it cannot run; the other operations the model's three codes.
+INVALID_VALUE = "InvalidParameterValue"
+INVALID_COMBINATION = "InvalidParameterCombination"
+MISSING = "MissingParameter"
+VALIDATION = "ValidationError"
+INVALID_NEXT_TOKEN = "InvalidNextToken"
+
+
+def invalid_value(message: str) -> MetricsRuleError:
+    return MetricsRuleError(INVALID_VALUE, message)
+
+
+def invalid_combination(message: str) -> MetricsRuleError:
+    return MetricsRuleError(INVALID_COMBINATION, message)
+
+
+def missing(message: str) -> MetricsRuleError:
+    return MetricsRuleError(MISSING, message)
+
+
+def validation(message: str) -> MetricsRuleError:
+    return MetricsRuleError(VALIDATION, message)
+
+
 @dataclass(frozen=True)
 class MetricId:
     """One metric: namespace, name and dimension set (order does not matter to AWS, so sorted)."""
@@ -68,9 +93,7 @@ class Datum:
     def single(
         metric: MetricId, timestamp: float, value: float, *, unit: str = "None", storage_resolution: int = 60
     ) -> Datum:
-        return Datum(
-            metric, timestamp, 1.0, value, value, value, unit, storage_resolution, ((value, 1.0),)
-        )
+        return Datum(metric, timestamp, 1.0, value, value, value, unit, storage_resolution, ((value, 1.0),))
 
 
 @dataclass(frozen=True)
@@ -99,8 +122,11 @@ class MetricWriter(Protocol):
 
 class MetricReader(Protocol):
     """Reads a metric's datapoints aggregated by period: one :class:`Bucket` per period in
-    [start, end) that holds data, oldest first. ``unit`` (when given) keeps only points stored with
-    that unit. Alarms, GetMetricStatistics and GetMetricData read through this."""
+    [start, end) that holds data, oldest first. Periods are counted from ``start``: period k is
+    [start + k·period, start + (k+1)·period), as CloudWatch counts them from a query's (rounded)
+    start time; pass a ``start`` that is a multiple of the period for periods aligned to the epoch.
+    ``unit`` (when given) keeps only points stored with that unit. Alarms, GetMetricStatistics and
+    GetMetricData read through this."""
 
     async def buckets(
         self,

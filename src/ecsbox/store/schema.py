@@ -428,7 +428,8 @@ metric_series = Table(
 # statistic set) or, after roll-up, the aggregate of a period (``resolution`` 1, 60, 300 or 3600
 # seconds: how fine the point is). ``ts`` is the start of its second / period in epoch seconds.
 # ``value_counts`` is JSON [[value, count], ...] when the raw values are known (percentiles need
-# them), NULL for statistic sets.
+# them), NULL for statistic sets. ``ix_metric_points_age`` lets retention find the points due for a
+# roll-up (finer than a resolution, older than a cutoff) without reading the whole table.
 metric_points = Table(
     "metric_points",
     metadata,
@@ -443,6 +444,7 @@ metric_points = Table(
     Column("maximum", Float, nullable=False),
     Column("value_counts", Text, nullable=True),
     Index("ix_metric_points_series_ts", "series_id", "ts"),
+    Index("ix_metric_points_age", "resolution", "ts"),
 )
 
 # Metric alarms. ``document`` is the JSON of everything PutMetricAlarm was given (the alarm's

@@ -24,6 +24,7 @@ import uvicorn
 from sqlalchemy import select
 
 from ecsbox import __version__, ecr, ecs, logs, metrics, notify
+from ecsbox.app_monitoring import Monitoring, alarm_reader, build_monitoring, log_metric_sink
 from ecsbox.asgi import EcsboxAsgi
 from ecsbox.aws import SERVICES, Gateway, ServiceRegistry
 from ecsbox.aws.sigv4 import Authenticator, parse_access_keys
@@ -66,6 +67,8 @@ class Ecsbox:
     log_ingest: logs.LogIngest | None = None  # container log paths write CloudWatch Logs events here
     logs_housekeeping: logs.LogsHousekeeping | None = None  # retention expiry, purges of deleted logs
     container_logs: logs.ContainerLogs | None = None  # awslogs containers' output, from Forward
+    sns: notify.Sns | None = None  # SNS: the delivery worker, and the notifier for alarm actions
+    monitoring: Monitoring | None = None  # metrics, the collector, alarms and their actions
 
     def health(self) -> dict[str, Any]:
         services = {}
@@ -81,6 +84,7 @@ class Ecsbox:
             "botocore": botocore.__version__,
             "pid": os.getpid(),
             "time_scale": self.settings.time_scale,
+            "clock": self.clock.now(),  # ecsbox's clock, epoch seconds (scaled by time_scale)
             "event_loop_lag": self.lag.summary(),
             "container_runtime": self.settings.runtime if self.agent.runtime is not None else "unavailable",
             "services": services,
@@ -150,13 +154,22 @@ def build(settings: Settings) -> Ecsbox:
         image_resolver=ecr.ImageSource(addresses, lambda: token_secret, clock).resolve,
     )
     machine = _machine_provider(agent)
-    scheduler = ecs.ServiceScheduler(store, clock, bus, agent.wake, machine, server_id)
+    scheduler = ecs.ServiceScheduler(
+        store, clock, bus, agent.wake, machine, server_id, alarm_states=alarm_reader(store)
+    )
     ecs.register(registry, store, clock, agent.wake, scheduler.wake, machine, server_id)
     register_secrets(registry, store, clock)
     ecr.register(registry, store, clock, addresses, blobs)
-    logs.register(registry, store, clock)
-    metrics.register(registry, store, clock)  # CloudWatch: owned by the metrics work
-    notify.register(registry, store, clock)  # SNS: owned by the notify work
+    metric_store = metrics.register(registry, store, clock)
+    metric_sink = log_metric_sink(metric_store)
+    logs.register(registry, store, clock, metric_sink)
+    sns = notify.register(  # SNS: owned by the notify work
+        registry,
+        store,
+        clock,
+        endpoint_url=lambda: f"http://{settings.host}:{box.asgi.port or settings.port}",
+        mailbox_dir=settings.data_dir / "mailboxes",
+    )
     housekeeping = ecr.RegistryHousekeeping(
         store, clock, blobs, settings.time_scale, settings.registry_gc_grace_s
     )
@@ -176,17 +189,19 @@ def build(settings: Settings) -> Ecsbox:
             "tasks/stop-all": lambda _body: stop_all_tasks(store, agent.wake, scheduler.pause, clock.wall),
             "ecr/lifecycle": lambda _body: _report(housekeeping.apply_lifecycle(every_repository=True)),
             "ecr/gc": lambda _body: _report(housekeeping.collect_garbage()),
+            "metrics/top": lambda body: box.monitoring.top(body) if box.monitoring else _nothing(),
         },
     )
     oci = ecr.Registry(store, clock, blobs, addresses, lambda: token_secret)
-    asgi = EcsboxAsgi(gateway.handle, operator, settings.allowed_hosts, registry=oci)
+    asgi = EcsboxAsgi(gateway.handle, sns.serve_certificate(operator), settings.allowed_hosts, registry=oci)
     box = Ecsbox(
         settings, store, clock, bus, registry, asgi, LoopLagMonitor(), agent, scheduler, server_id, containers
     )
     box.addresses = addresses
     box.housekeeping = housekeeping
-    box.log_ingest = logs.LogIngest(store, clock)
+    box.log_ingest = logs.LogIngest(store, clock, metric_sink)
     box.logs_housekeeping = logs.LogsHousekeeping(store, clock, settings.time_scale)
+    box.sns = sns
     box.container_logs = logs.ContainerLogs(
         box.log_ingest,
         firelens_source=agent.firelens_setup_of,
@@ -194,7 +209,22 @@ def build(settings: Settings) -> Ecsbox:
     )
     agent.log_preparer = box.container_logs.prepare
     agent.firelens_check = box.container_logs.check_firelens
+    box.monitoring = build_monitoring(
+        settings,
+        store,
+        clock,
+        metric_store,
+        lambda: agent.runtime,
+        machine,
+        server_id,
+        box.log_ingest,
+        sns.notifier,
+    )
     return box
+
+
+async def _nothing() -> dict[str, Any]:
+    return {}
 
 
 async def _report(work: Awaitable[ecr.HousekeepingReport]) -> dict[str, Any]:
@@ -494,6 +524,10 @@ async def _serve(server: uvicorn.Server, sockets: list[socket.socket], box: Ecsb
         tasks.append(asyncio.create_task(box.housekeeping.run()))
     if box.logs_housekeeping is not None:
         tasks.append(asyncio.create_task(box.logs_housekeeping.run()))
+    if box.sns is not None:
+        tasks.append(asyncio.create_task(box.sns.deliveries.run()))
+    if box.monitoring is not None:
+        tasks.extend(asyncio.create_task(work) for work in box.monitoring.background())
     forward = await _start_forward(box) if box.container_logs is not None else None
     if forward is not None and box.container_logs is not None:
         tasks.append(asyncio.create_task(box.container_logs.run()))

@@ -16,7 +16,7 @@ import pytest
 
 import ecsbox
 
-SUBCOMMANDS = ("up", "down", "status", "version", "prune", "interrupt", "ecr", "logs")
+SUBCOMMANDS = ("up", "down", "status", "version", "prune", "interrupt", "ecr", "logs", "top")
 
 
 def _ecsbox_script() -> Path:

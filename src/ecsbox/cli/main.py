@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ecsbox import __version__
-from ecsbox.cli import logs_tail, server, status
+from ecsbox.cli import logs_tail, server, status, top
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -137,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_port(tail_parser)
     tail_parser.set_defaults(handler=logs_tail.logs_tail)
+
+    top_parser = commands.add_parser(
+        "top", help="live CPU and memory of clusters, services and tasks"
+    )
+    top_parser.add_argument(
+        "--interval", type=_positive_float, default=2.0, metavar="SECONDS", help="refresh every (default 2)"
+    )
+    top_parser.add_argument("--once", action="store_true", help="print one view and exit")
+    _add_port(top_parser)
+    top_parser.set_defaults(handler=top.top)
 
     version = commands.add_parser("version", help="print the ecsbox and pinned botocore versions")
     version.set_defaults(handler=status.version)

@@ -326,7 +326,8 @@ def test_put_metric_data_namespace_and_size_refusals(raw_cw: Any) -> None:
             "The parameter StartTime must be less than the parameter EndTime.",
         ),
         (
-            {"StartTime": minute_ago(1441)},
+            # Both ends from one reading of the clock: a minute boundary between them would change the count.
+            {"StartTime": (_base := minute_ago(0)) - timedelta(minutes=1441), "EndTime": _base},
             "InvalidParameterCombination",
             "You have requested up to 1441 datapoints, which exceeds the limit of 1440. You may reduce the "
             "datapoints requested by increasing Period, or decreasing the time range.",

@@ -6,7 +6,13 @@ HTTP status and the query-compatible code come from the model when the gateway s
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar, cast
+
 from ecsbox.core.errors import EcsboxError
+
+F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 class AwsError(EcsboxError):
@@ -54,3 +60,34 @@ class TypeMismatch(ValidationError):
     Coral services answer these before validating, with ``SerializationException`` on the json
     protocols; query services answer their validation code.
     """
+
+
+class _RuleError(Protocol):
+    code: str  # the error code the service model names
+    message: str
+
+
+def rule_errors_as_aws(
+    rule_error: type[Exception], check_request: Callable[[dict[str, Any]], None] | None = None
+) -> Callable[[F], F]:
+    """A capability's boundary, as a decorator for its handlers: ``rule_error`` (an error with
+    ``code`` and ``message``, as ``EcrRuleError``) raised below a handler becomes the
+    :class:`AwsError` the wire layer answers with (same code, same message). With ``check_request``,
+    the request's parameters (the handler's last argument) are checked first, and what it raises is
+    translated too. Example: ``aws_errors = rule_errors_as_aws(EcsRuleError)``, then ``@aws_errors``
+    on each ECS handler."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            try:
+                if check_request is not None and args and isinstance(args[-1], dict):
+                    check_request(args[-1])
+                return await fn(*args, **kwargs)
+            except rule_error as exc:
+                broken = cast(_RuleError, exc)
+                raise AwsError(broken.code, broken.message) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

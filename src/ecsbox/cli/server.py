@@ -62,18 +62,26 @@ def read_port(pid_file: Path) -> int | None:
     return int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else None
 
 
-def _stop_tasks_first(port: int) -> None:
-    """Ask the server to stop every task (and start none) before it is signalled to exit."""
+def post_operator(port: int, action: str, body: dict[str, Any], timeout_s: float) -> Any:
+    """POST ``body`` as JSON to the running server's operator endpoint ``/_ecsbox/<action>`` on
+    loopback and return the JSON it answers. No proxy: an HTTP(S)_PROXY must not intercept a
+    loopback call. Raises what ``urllib`` raises (``HTTPError``, ``URLError``, ``OSError``) and
+    ``ValueError`` for an answer that is not JSON."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/_ecsbox/tasks/stop-all",
-        data=b"{}",
+        f"http://127.0.0.1:{port}/_ecsbox/{action}",
+        data=json.dumps(body).encode(),
         method="POST",
         headers={"Content-Type": "application/json"},
     )
+    with opener.open(request, timeout=timeout_s) as response:
+        return json.load(response)
+
+
+def _stop_tasks_first(port: int) -> None:
+    """Ask the server to stop every task (and start none) before it is signalled to exit."""
     try:
-        with opener.open(request, timeout=200) as response:
-            result = json.load(response)
+        result = post_operator(port, "tasks/stop-all", {}, timeout_s=200)
         print(
             f"stopped {result.get('tasks_stopped', 0)} tasks"
             + (

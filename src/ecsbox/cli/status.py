@@ -10,7 +10,7 @@ import urllib.request
 from importlib import metadata
 
 from ecsbox import __version__
-from ecsbox.cli.server import settings_from_args
+from ecsbox.cli.server import post_operator, settings_from_args
 
 HEALTH_PATH = "/_ecsbox/health"
 TIMEOUT_SECONDS = 2.0
@@ -39,15 +39,10 @@ def ecr_gc(args: argparse.Namespace) -> int:
 
 def _operator_action(args: argparse.Namespace, action: str, body: dict[str, str]) -> int:
     port = settings_from_args(args).port
-    url = f"http://127.0.0.1:{port}/_ecsbox/{action}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
-    )
     try:
-        with opener.open(request, timeout=60) as response:
-            print(json.dumps(json.load(response), indent=2, sort_keys=True))
-            return 0
+        answer = post_operator(port, action, body, timeout_s=60)
+        print(json.dumps(answer, indent=2, sort_keys=True))
+        return 0
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")
         print(f"ecsbox {action} failed: HTTP {exc.code} {detail}", file=sys.stderr)

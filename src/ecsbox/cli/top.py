@@ -20,14 +20,12 @@ Figures are None until the collector has two samples of a task.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import urllib.error
-import urllib.request
 from typing import Any
 
-from ecsbox.cli.server import settings_from_args
+from ecsbox.cli.server import post_operator, settings_from_args
 
 CLEAR = "\x1b[H\x1b[2J"
 
@@ -93,16 +91,8 @@ def render(document: dict[str, Any], width: int = 100) -> str:
 
 
 def fetch(port: int) -> dict[str, Any]:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/_ecsbox/metrics/top",
-        data=b"{}",
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with opener.open(request, timeout=10) as response:
-        document: dict[str, Any] = json.load(response)
-        return document
+    document: dict[str, Any] = post_operator(port, "metrics/top", {}, timeout_s=10)
+    return document
 
 
 def top(args: argparse.Namespace) -> int:

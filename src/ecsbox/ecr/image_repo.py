@@ -16,13 +16,13 @@ from sqlalchemy import Connection, Table, and_, delete, func, insert, select, up
 
 from ecsbox.ecr.lifecycle import tag_matches_pattern
 from ecsbox.ecr.model import EcrRuleError, Partition, repository_arn
+from ecsbox.store import outbox
 from ecsbox.store.schema import (
     ecr_images,
     ecr_references,
     ecr_repositories,
     ecr_repository_blobs,
     ecr_tags,
-    outbox,
 )
 
 
@@ -230,16 +230,8 @@ def image_action(
     }
     if tag:
         detail["image-tag"] = tag
-    conn.execute(
-        insert(outbox).values(
-            account_id=partition[0],
-            region=partition[1],
-            source="aws.ecr",
-            detail_type="ECR Image Action",
-            resources=orjson.dumps([repository_arn(partition, repository)]).decode(),
-            detail=orjson.dumps(detail).decode(),
-            time=now,
-        )
+    outbox.add_event(
+        conn, partition, "aws.ecr", "ECR Image Action", [repository_arn(partition, repository)], detail, now
     )
 
 

@@ -15,7 +15,7 @@ happens to that deployment's tasks, tripped when consecutive failures reach the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -158,7 +158,8 @@ def rollback_target(
 
 @dataclass(frozen=True)
 class Trip:
-    """What the controller does when a breaker trips."""
+    """What the controller does when a deployment's watcher (this breaker, or the deployment
+    alarms of :mod:`ecsbox.ecs.deployment_alarms`) trips."""
 
     failed_update: DeploymentUpdate  # the tripped deployment → rolloutState FAILED
     events: tuple[str, ...]
@@ -167,6 +168,32 @@ class Trip:
     rollback_task_definition: str | None = None
     rollback_to_deployment_id: str | None = None
     rollback_reason: str | None = None
+
+
+def fail_deployment(
+    service_name: str,
+    failed: DeploymentView,
+    deployments: Sequence[DeploymentView],
+    *,
+    cause: str,
+    reason: str,
+    rollback: bool,
+    rollback_reason_of: Callable[[str], str],
+) -> Trip:
+    """Deployment ``failed`` goes FAILED with ``reason`` (event ``… deployment failed: {cause}.``);
+    with ``rollback`` and a COMPLETED deployment to go back to (:func:`rollback_target`), a new one
+    of its task definition starts with ``rollback_reason_of(target id)`` and a rolling-back event.
+
+    Example: ``ecs-svc/2`` fails with rollback while ``ecs-svc/1`` (``web:1``) is COMPLETED →
+    ``Trip(ecs-svc/2 FAILED, (failed event, rolling-back event), "web:1", "ecs-svc/1", reason)``.
+    """
+    events = [service_events.deployment_failed(service_name, failed.id, cause)]
+    update = DeploymentUpdate(failed.id, failed.status, FAILED, reason)
+    target = rollback_target(deployments, failed.id) if rollback else None
+    if target is None:
+        return Trip(update, tuple(events))
+    events.append(service_events.rolling_back(service_name, failed.id, target.id))
+    return Trip(update, tuple(events), target.task_definition, target.id, rollback_reason_of(target.id))
 
 
 def on_trip(
@@ -183,10 +210,12 @@ def on_trip(
     """
     reason = state.reason or REASON_FAILED_TO_START
     cause = "tasks failed to start" if reason == REASON_FAILED_TO_START else "tasks failed health checks"
-    events = [service_events.deployment_failed(service_name, failed.id, cause)]
-    update = DeploymentUpdate(failed.id, failed.status, FAILED, reason)
-    target = rollback_target(deployments, failed.id) if config.rollback else None
-    if target is None:
-        return Trip(update, tuple(events))
-    events.append(service_events.rolling_back(service_name, failed.id, target.id))
-    return Trip(update, tuple(events), target.task_definition, target.id, rollback_reason(target.id))
+    return fail_deployment(
+        service_name,
+        failed,
+        deployments,
+        cause=cause,
+        reason=reason,
+        rollback=config.rollback,
+        rollback_reason_of=rollback_reason,
+    )

@@ -13,7 +13,7 @@ states and applies what these functions decide.
   listed alarms, as the ECS team described it when the feature shipped (unconfirmed beyond that).
 * Tripped: the deployment goes FAILED (event ``SERVICE_DEPLOYMENT_FAILED``) and launches nothing
   more; with ``rollback`` a new deployment to the newest COMPLETED one starts, exactly as the
-  circuit breaker does (:func:`ecsbox.ecs.circuit_breaker.rollback_target`). The circuit breaker and
+  circuit breaker does (:func:`ecsbox.ecs.circuit_breaker.fail_deployment`). The circuit breaker and
   the alarms can both watch a deployment; the first to trip wins.
 
 The ``rolloutStateReason`` texts follow the circuit breaker's documented ones; AWS does not
@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ecsbox.ecs import service_events
-from ecsbox.ecs.circuit_breaker import rollback_target
-from ecsbox.ecs.deployment import COMPLETED, FAILED, INACTIVE, DeploymentUpdate, DeploymentView, Plan
+from ecsbox.ecs.circuit_breaker import Trip, fail_deployment
+from ecsbox.ecs.deployment import COMPLETED, INACTIVE, DeploymentView, Plan
 
 MONITORING, TRIGGERED, MONITORING_COMPLETE = "MONITORING", "TRIGGERED", "MONITORING_COMPLETE"
 ALARM = "ALARM"
@@ -186,35 +186,26 @@ def hold_for_bake(
     )
 
 
-@dataclass(frozen=True)
-class AlarmTrip:
-    """What the controller does when the alarms fail a deployment (as :class:`circuit_breaker.Trip`)."""
-
-    failed_update: DeploymentUpdate
-    events: tuple[str, ...]
-    rollback_task_definition: str | None = None
-    rollback_to_deployment_id: str | None = None
-    rollback_reason: str | None = None
-
-
 def on_trip(
     service_name: str,
     config: AlarmsConfig,
     watch: AlarmWatch,
     failed: DeploymentView,
     deployments: Sequence[DeploymentView],
-) -> AlarmTrip:
-    """The consequences of ``watch`` (TRIGGERED) for deployment ``failed``.
+) -> Trip:
+    """The consequences of ``watch`` (TRIGGERED) for deployment ``failed`` (the same shape, and the
+    same rollback, as the circuit breaker's :func:`ecsbox.ecs.circuit_breaker.on_trip`).
 
     Example: ``ecs-svc/2`` trips on alarm ``web-5xx`` with rollback while ``ecs-svc/1`` (``web:1``) is
     COMPLETED → ``ecs-svc/2`` FAILED, event ``… deployment failed: alarm(s) detected: web-5xx.``, a
     new deployment of ``web:1``.
     """
-    cause = "alarm(s) detected: " + ", ".join(watch.triggered)
-    events = [service_events.deployment_failed(service_name, failed.id, cause)]
-    update = DeploymentUpdate(failed.id, failed.status, FAILED, REASON_ALARMS)
-    target = rollback_target(deployments, failed.id) if config.rollback else None
-    if target is None:
-        return AlarmTrip(update, tuple(events))
-    events.append(service_events.rolling_back(service_name, failed.id, target.id))
-    return AlarmTrip(update, tuple(events), target.task_definition, target.id, rollback_reason(target.id))
+    return fail_deployment(
+        service_name,
+        failed,
+        deployments,
+        cause="alarm(s) detected: " + ", ".join(watch.triggered),
+        reason=REASON_ALARMS,
+        rollback=config.rollback,
+        rollback_reason_of=rollback_reason,
+    )

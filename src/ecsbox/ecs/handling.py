@@ -6,18 +6,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import botocore.loaders
 
 from ecsbox.aws.context import RequestContext
-from ecsbox.aws.errors import AwsError
+from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
 from ecsbox.ecs.model import EcsRuleError
 from ecsbox.store import Store
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 @dataclass(frozen=True)
@@ -26,18 +25,8 @@ class Deps:
     clock: Clock
 
 
-def aws_errors(fn: F) -> F:
-    """Turn :class:`EcsRuleError` raised anywhere below a handler into the :class:`AwsError` the
-    wire layer answers with (same code, same message)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return await fn(*args, **kwargs)
-        except EcsRuleError as exc:
-            raise AwsError(exc.code, exc.message) from exc
-
-    return wrapper  # type: ignore[return-value]
+# Turns EcsRuleError raised below a handler into the AwsError the wire layer answers with.
+aws_errors = rule_errors_as_aws(EcsRuleError)
 
 
 def root_arn(account_id: str) -> str:

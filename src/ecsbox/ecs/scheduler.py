@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -35,7 +36,6 @@ from ecsbox.ecs.capacity import ProviderShare, next_providers, scale_in_provider
 from ecsbox.ecs.circuit_breaker import CircuitBreakerConfig, CircuitBreakerState, TaskOutcome
 from ecsbox.ecs.deployment import (
     REASON_UNHEALTHY,
-    DeploymentView,
     Plan,
     ServiceView,
     StopRequest,
@@ -51,7 +51,7 @@ from ecsbox.ecs.local_instance import Machine, does_not_fit, instance_arn, task_
 from ecsbox.ecs.service_alarms import alarm_need, bake, handle_alarms
 from ecsbox.ecs.service_events import ServiceEvent
 from ecsbox.ecs.service_repo import ServiceRecord
-from ecsbox.ecs.services import service_arn, start_deployment
+from ecsbox.ecs.services import apply_trip, deployment_views, service_arn
 from ecsbox.ecs.task_repo import TaskRecord
 from ecsbox.ecs.task_state import STOPPED
 from ecsbox.ecs.tasks import mark_stopping, new_task_document, new_task_record
@@ -228,10 +228,7 @@ def tick_service_watching(
         health_check_grace_period_seconds=int(document.get("healthCheckGracePeriodSeconds") or 0),
         launch_not_before=back.launch_not_before,
     )
-    views = [
-        DeploymentView(d["id"], d["status"], d["taskDefinition"], d["rolloutState"], float(d["createdAt"]))
-        for d in deployments
-    ]
+    views = deployment_views(deployments)
     task_views = [_task_view(t) for t in tasks]
     decision = plan(service, views, task_views, now)
     strategy = shares(document.get("capacityProviderStrategy") or [])
@@ -430,21 +427,8 @@ def _handle_trips(record: ServiceRecord, now: float, messages: list[str]) -> Non
         deployment["failedTasks"] = breaker.failure_count
         if breaker.status != circuit_breaker.TRIGGERED:
             continue
-        views = [
-            DeploymentView(
-                d["id"], d["status"], d["taskDefinition"], d["rolloutState"], float(d["createdAt"])
-            )
-            for d in document["deployments"]
-        ]
-        failed = next(v for v in views if v.id == deployment["id"])
-        trip = circuit_breaker.on_trip(record.name, config, breaker, failed, views)
-        deployment["rolloutState"] = "FAILED"
-        deployment["rolloutStateReason"] = trip.failed_update.rollout_state_reason
-        deployment["updatedAt"] = now
-        messages.extend(trip.events)
-        if trip.rollback_task_definition:
-            document["taskDefinition"] = trip.rollback_task_definition
-            start_deployment(record, trip.rollback_task_definition, now, trip.rollback_reason)
+        on_trip = partial(circuit_breaker.on_trip, record.name, config, breaker)
+        apply_trip(record, deployment, on_trip, now, messages)
 
 
 def _start_tasks(

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from ecsbox.ecs import deployment_alarms
-from ecsbox.ecs.deployment import DeploymentView, Plan
+from ecsbox.ecs.deployment import Plan
 from ecsbox.ecs.deployment_alarms import MONITORING, TRIGGERED, AlarmReading, AlarmsConfig, AlarmWatch
 from ecsbox.ecs.service_repo import ServiceRecord
-from ecsbox.ecs.services import start_deployment
+from ecsbox.ecs.services import apply_trip
 
 Partition = tuple[str, str]
 
@@ -62,7 +63,6 @@ def handle_alarms(
     config = config_of(record)
     if not config.watching:
         return
-    document = record.document
     deployment = _primary(record)
     if deployment is None or deployment["rolloutState"] != "IN_PROGRESS":
         return
@@ -72,19 +72,9 @@ def handle_alarms(
     _save(record, deployment["id"], watch)
     if watch.status != TRIGGERED:
         return
-    views = [
-        DeploymentView(d["id"], d["status"], d["taskDefinition"], d["rolloutState"], float(d["createdAt"]))
-        for d in document["deployments"]
-    ]
-    failed = next(v for v in views if v.id == deployment["id"])
-    trip = deployment_alarms.on_trip(record.name, config, watch, failed, views)
-    deployment["rolloutState"] = "FAILED"
-    deployment["rolloutStateReason"] = trip.failed_update.rollout_state_reason
-    deployment["updatedAt"] = now
-    messages.extend(trip.events)
-    if trip.rollback_task_definition:
-        document["taskDefinition"] = trip.rollback_task_definition
-        start_deployment(record, trip.rollback_task_definition, now, trip.rollback_reason)
+    apply_trip(
+        record, deployment, partial(deployment_alarms.on_trip, record.name, config, watch), now, messages
+    )
 
 
 def bake(

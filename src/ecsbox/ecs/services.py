@@ -5,7 +5,7 @@ records and their deployments. Keeping the tasks is the scheduler's work
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,6 +15,8 @@ from ecsbox.aws.errors import AwsError
 from ecsbox.core.ids import arn
 from ecsbox.ecs import paging, repo, service_repo
 from ecsbox.ecs.capacity import resolve_strategy
+from ecsbox.ecs.circuit_breaker import Trip
+from ecsbox.ecs.deployment import DeploymentView
 from ecsbox.ecs.deployment_alarms import check_config as check_alarms_config
 from ecsbox.ecs.handling import Deps, aws_errors, caller_arn, in_model_order
 from ecsbox.ecs.model import client_error, invalid_parameter
@@ -399,3 +401,34 @@ def start_deployment(
     record.scheduler.setdefault("deployments", {})[deployment_id] = {}
     record.scheduler["backoff"] = {}
     return deployment_id
+
+
+def deployment_views(deployments: Iterable[Mapping[str, Any]]) -> list[DeploymentView]:
+    """The pure reconcilers' view of the service document's ``deployments``."""
+    return [
+        DeploymentView(d["id"], d["status"], d["taskDefinition"], d["rolloutState"], float(d["createdAt"]))
+        for d in deployments
+    ]
+
+
+def apply_trip(
+    record: ServiceRecord,
+    deployment: dict[str, Any],
+    on_trip: Callable[[DeploymentView, Sequence[DeploymentView]], Trip],
+    now: float,
+    messages: list[str],
+) -> None:
+    """A tripped watcher (circuit breaker or deployment alarms) fails ``deployment``, the service's
+    PRIMARY one: ``on_trip(failed, deployments)`` says how; its events go to ``messages`` and, with a
+    rollback, a new deployment back to the last COMPLETED one starts."""
+    document = record.document
+    views = deployment_views(document["deployments"])
+    failed = next(v for v in views if v.id == deployment["id"])
+    trip = on_trip(failed, views)
+    deployment["rolloutState"] = "FAILED"
+    deployment["rolloutStateReason"] = trip.failed_update.rollout_state_reason
+    deployment["updatedAt"] = now
+    messages.extend(trip.events)
+    if trip.rollback_task_definition:
+        document["taskDefinition"] = trip.rollback_task_definition
+        start_deployment(record, trip.rollback_task_definition, now, trip.rollback_reason)

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select
-from sqlalchemy.sql.expression import Executable
 
-from ecsbox.store import Prepared
+from ecsbox.store import BulkInsert, Prepared
 from ecsbox.store.schema import log_events
 
 _E = log_events.c
@@ -24,40 +23,8 @@ MAX_SEQ = 2**63 - 1
 EventRow = tuple[int, int, int, int, str]
 
 
-class _BulkInsert:
-    """An INSERT compiled once per dialect and run with ``executemany`` on the driver."""
-
-    def __init__(self, statement: Executable, order: Sequence[str]) -> None:
-        self.statement = statement
-        self.order = tuple(order)
-        self._compiled: dict[str, str] = {}
-
-    def _sql(self, conn: Connection) -> str:
-        name = conn.dialect.name
-        found = self._compiled.get(name)
-        if found is None:
-            compiled = self.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
-            if conn.dialect.paramstyle in ("qmark", "numeric", "format"):
-                assert tuple(compiled.positiontup or ()) == self.order, compiled.positiontup
-            found = self._compiled[name] = str(compiled)
-        return found
-
-    def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        sql = self._sql(conn)
-        if conn.dialect.name == "sqlite":
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.executemany(sql, rows)
-            finally:
-                cursor.close()
-        elif conn.dialect.paramstyle in ("qmark", "numeric", "format"):
-            conn.exec_driver_sql(sql, list(rows))
-        else:
-            conn.exec_driver_sql(sql, [dict(zip(self.order, row, strict=True)) for row in rows])
-
-
 _INSERT_ORDER = ("group_id", "stream_id", "timestamp", "ingestion_ms", "message")
-_INSERT = _BulkInsert(
+_INSERT = BulkInsert(
     insert(log_events).values({name: bindparam(name) for name in _INSERT_ORDER}), _INSERT_ORDER
 )
 

@@ -3,13 +3,12 @@ become AWS errors, and how a request names its log group."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ecsbox.aws.context import RequestContext
-from ecsbox.aws.errors import AwsError
+from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
 from ecsbox.logs.limits import is_valid_text
 from ecsbox.logs.model import (
@@ -26,7 +25,6 @@ if TYPE_CHECKING:  # metric_hook reaches the operation modules, which import thi
     from ecsbox.logs.metric_hook import MetricSink
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 @dataclass(frozen=True)
@@ -38,22 +36,6 @@ class Deps:
     def now_ms(self) -> int:
         """ecsbox's clock in milliseconds, the unit of every CloudWatch Logs time."""
         return int(self.clock.now() * 1000)
-
-
-def aws_errors(fn: F) -> F:
-    """Turn :class:`LogsRuleError` raised below a handler into the :class:`AwsError` the wire layer
-    answers with (same code, same message)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            if args and isinstance(args[-1], dict):
-                check_text(args[-1])
-            return await fn(*args, **kwargs)
-        except LogsRuleError as exc:
-            raise AwsError(exc.code, exc.message) from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 def check_text(params: dict[str, Any]) -> None:
@@ -84,3 +66,8 @@ def named_group(ctx: RequestContext, params: dict[str, Any]) -> GroupRef:
     if name is None:
         raise invalid_parameter(NAME_OR_IDENTIFIER)
     return GroupRef(ctx.partition, str(name))
+
+
+# Checks the request's text (check_text), and turns LogsRuleError raised below a handler into the
+# AwsError the wire layer answers with.
+aws_errors = rule_errors_as_aws(LogsRuleError, check_text)

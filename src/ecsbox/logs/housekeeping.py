@@ -9,7 +9,6 @@ hour of ecsbox time (at least every minute, at most every second of wall-clock t
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections import Counter
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from ecsbox.core.clock import Clock
+from ecsbox.core.loops import in_batches, run_forever, wall_pause_s
 from ecsbox.logs import event_repo, group_repo, stream_repo
 from ecsbox.logs.limits import message_bytes, retention_cutoff_ms
 from ecsbox.store import Store
@@ -79,40 +79,20 @@ class LogsHousekeeping:
         for group in groups:
             assert group.retention_days is not None
             cutoff = retention_cutoff_ms(now_ms, group.retention_days)
-            expired = 0
-            while True:
-                removed = await self.store.write(
-                    functools.partial(_expire_batch, group_id=group.id, cutoff_ms=cutoff, batch=self.batch)
-                )
-                expired += removed
-                if removed < self.batch:
-                    break
-                await asyncio.sleep(0)  # let requests in between batches
+            expire = functools.partial(_expire_batch, group_id=group.id, cutoff_ms=cutoff, batch=self.batch)
+            expired = await in_batches(self.store.write, expire, self.batch)
             if expired:
                 log.info("event=logs_expired group=%s events=%d", group.name, expired)
             report.events_expired += expired
         for kind, owner in await self.store.read(group_repo.pending_purges):
-            while True:
-                removed = await self.store.write(
-                    functools.partial(_purge_batch, kind=kind, owner=owner, batch=self.batch)
-                )
-                report.events_purged += removed
-                if removed < self.batch:
-                    break
-                await asyncio.sleep(0)
+            purge = functools.partial(_purge_batch, kind=kind, owner=owner, batch=self.batch)
+            report.events_purged += await in_batches(self.store.write, purge, self.batch)
         return report
 
     async def run(self) -> None:
         """Forever: a pass, then a pause (:meth:`pause_s`)."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event=logs_housekeeping_failed")
-            await asyncio.sleep(self.pause_s())
+        await run_forever(self.run_once, self.pause_s, log, "logs_housekeeping_failed")
 
     def pause_s(self) -> float:
         """Wall-clock seconds between passes: an hour of ecsbox time, within [1 s, 60 s]."""
-        return min(MAX_SLEEP_S, max(MIN_SLEEP_S, LOOK_EVERY_S / self.time_scale))
+        return wall_pause_s(LOOK_EVERY_S, self.time_scale, MIN_SLEEP_S, MAX_SLEEP_S)

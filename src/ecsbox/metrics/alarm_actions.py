@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from ecsbox.core.clock import Clock
+from ecsbox.core.loops import run_forever
 from ecsbox.metrics import alarm_messages, alarm_repo
 from ecsbox.metrics.alarm_model import SCALING, SNS, action_kind
 from ecsbox.metrics.alarm_repo import PendingAction
@@ -144,11 +145,4 @@ class AlarmActions:
 
     async def run(self) -> None:
         """Forever: deliver what is due, then pause half a second."""
-        while True:
-            try:
-                await self.deliver_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event=alarm_actions_failed")
-            await asyncio.sleep(PAUSE_S)
+        await run_forever(self.deliver_once, lambda: PAUSE_S, log, "alarm_actions_failed")

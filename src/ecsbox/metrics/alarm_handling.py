@@ -3,20 +3,18 @@ become the AWS errors the wire layer answers with."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ecsbox.aws.context import RequestContext
-from ecsbox.aws.errors import AwsError
+from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
 from ecsbox.metrics.alarm_rules import check_text
 from ecsbox.metrics.model import MetricsRuleError
 from ecsbox.store import Store
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 RESOURCE_NOT_FOUND = "ResourceNotFound"  # the alarm operations' code (404)
 RESOURCE_NOT_FOUND_EXCEPTION = "ResourceNotFoundException"  # the tag operations' code (404)
@@ -28,20 +26,13 @@ class Deps:
     clock: Clock
 
 
-def aws_errors(fn: F) -> F:
-    """Check that every string of the request is storable, and turn :class:`MetricsRuleError` raised
-    below a handler into the :class:`AwsError` the wire layer answers with (same code and message)."""
+def _check_request(params: dict[str, Any]) -> None:
+    check_text(params, "request")
 
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            if args and isinstance(args[-1], dict):
-                check_text(args[-1], "request")
-            return await fn(*args, **kwargs)
-        except MetricsRuleError as exc:
-            raise AwsError(exc.code, exc.message) from exc
 
-    return wrapper  # type: ignore[return-value]
+# Checks that every string of the request is storable, and turns MetricsRuleError raised below a
+# handler into the AwsError the wire layer answers with (same code and message).
+aws_errors = rule_errors_as_aws(MetricsRuleError, _check_request)
 
 
 def alarm_not_found(name: str) -> MetricsRuleError:

@@ -27,6 +27,7 @@ from ecsbox.metrics.alarm_model import (
     actions_for,
 )
 from ecsbox.metrics.alarm_text import to_json
+from ecsbox.store import outbox
 from ecsbox.store.resource_tags import (  # the shared table's SQL, as this package's
     clear_tags as clear_tags,
 )
@@ -39,7 +40,7 @@ from ecsbox.store.resource_tags import (
 from ecsbox.store.resource_tags import (
     remove_tags as remove_tags,
 )
-from ecsbox.store.schema import metric_alarm_actions, metric_alarm_history, metric_alarms, outbox
+from ecsbox.store.schema import metric_alarm_actions, metric_alarm_history, metric_alarms
 
 _A = metric_alarms.c
 _H = metric_alarm_history.c
@@ -401,15 +402,5 @@ def add_event(
     detail: dict[str, Any],
     now: float,
 ) -> None:
-    """An event in the outbox, as EventBridge would carry it."""
-    conn.execute(
-        insert(outbox).values(
-            account_id=partition[0],
-            region=partition[1],
-            source=alarm_messages.SOURCE,
-            detail_type=detail_type,
-            resources=_json(resources),
-            detail=_json(detail),
-            time=now,
-        )
-    )
+    """An event of CloudWatch (``alarm_messages.SOURCE``) in the outbox, as EventBridge would carry it."""
+    outbox.add_event(conn, partition, alarm_messages.SOURCE, detail_type, resources, detail, now)

@@ -4,20 +4,18 @@ errors become AWS errors, and how a request names a metric and its times."""
 from __future__ import annotations
 
 import datetime
-import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ecsbox.aws.context import RequestContext
-from ecsbox.aws.errors import AwsError
+from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
 from ecsbox.metrics.metric_store import MetricStore
 from ecsbox.metrics.model import MetricId, MetricsRuleError
 from ecsbox.store import Store
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 @dataclass(frozen=True)
@@ -27,18 +25,8 @@ class Deps:
     metrics: MetricStore
 
 
-def aws_errors(fn: F) -> F:
-    """Turn :class:`MetricsRuleError` raised below a handler into the :class:`AwsError` the wire
-    layer answers with (same code, same message)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return await fn(*args, **kwargs)
-        except MetricsRuleError as exc:
-            raise AwsError(exc.code, exc.message) from exc
-
-    return wrapper  # type: ignore[return-value]
+# Turns MetricsRuleError raised below a handler into the AwsError the wire layer answers with.
+aws_errors = rule_errors_as_aws(MetricsRuleError)
 
 
 def epoch(value: Any) -> float:

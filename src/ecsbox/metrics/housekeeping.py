@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from ecsbox.core.clock import Clock
+from ecsbox.core.loops import in_batches, run_forever, wall_pause_s
 from ecsbox.metrics import metric_repo
 from ecsbox.metrics.retention import (
     RESOLUTIONS,
@@ -119,21 +120,10 @@ class MetricsHousekeeping:
                 await asyncio.sleep(0)  # let requests in between batches
         cutoff = expiry_cutoff(now)
         for resolution in RESOLUTIONS:
-            while True:
-                removed = await self.store.write(
-                    functools.partial(_expire_batch, resolution=resolution, cutoff=cutoff, batch=self.batch)
-                )
-                report.expired += removed
-                if removed < self.batch:
-                    break
-                await asyncio.sleep(0)
-        while True:
-            removed = await self.store.write(
-                functools.partial(metric_repo.delete_idle_series, before=cutoff, batch=self.batch)
-            )
-            report.series_removed += removed
-            if removed < self.batch:
-                break
+            expire = functools.partial(_expire_batch, resolution=resolution, cutoff=cutoff, batch=self.batch)
+            report.expired += await in_batches(self.store.write, expire, self.batch)
+        remove_idle = functools.partial(metric_repo.delete_idle_series, before=cutoff, batch=self.batch)
+        report.series_removed += await in_batches(self.store.write, remove_idle, self.batch)
         if report.rolled_up or report.expired or report.series_removed:
             log.info(
                 "event=metrics_retention rolled_up=%d written=%d expired=%d series_removed=%d",
@@ -146,15 +136,8 @@ class MetricsHousekeeping:
 
     async def run(self) -> None:
         """Forever: a pass, then a pause (:meth:`pause_s`)."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event=metrics_housekeeping_failed")
-            await asyncio.sleep(self.pause_s())
+        await run_forever(self.run_once, self.pause_s, log, "metrics_housekeeping_failed")
 
     def pause_s(self) -> float:
         """Wall-clock seconds between passes: 5 minutes of ecsbox time, within [1 s, 60 s]."""
-        return min(MAX_SLEEP_S, max(MIN_SLEEP_S, LOOK_EVERY_S / self.time_scale))
+        return wall_pause_s(LOOK_EVERY_S, self.time_scale, MIN_SLEEP_S, MAX_SLEEP_S)

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, cast, delete, func, insert, select, tuple_, update
-from sqlalchemy.sql.expression import ColumnElement, Executable
+from sqlalchemy.sql.expression import ColumnElement
 
 from ecsbox.metrics.model import Dimensions, MetricId, Partition
-from ecsbox.store import Prepared
+from ecsbox.store import BulkInsert, Prepared
 from ecsbox.store.schema import metric_points, metric_series
 
 _S = metric_series.c
@@ -58,36 +58,6 @@ def value_counts_json(value_counts: Iterable[tuple[float, float]] | None) -> str
     return json.dumps([[value, count] for value, count in value_counts], separators=(",", ":"))
 
 
-class _BulkInsert:
-    """An INSERT compiled once per dialect and run with ``executemany`` on the driver."""
-
-    def __init__(self, statement: Executable, order: Sequence[str]) -> None:
-        self.statement = statement
-        self.order = tuple(order)
-        self._compiled: dict[str, str] = {}
-
-    def run(self, conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        name = conn.dialect.name
-        sql = self._compiled.get(name)
-        if sql is None:
-            compiled = self.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
-            if conn.dialect.paramstyle in ("qmark", "numeric", "format"):
-                assert tuple(compiled.positiontup or ()) == self.order, compiled.positiontup
-            sql = self._compiled[name] = str(compiled)
-        if name == "sqlite":
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cursor.executemany(sql, rows)
-            finally:
-                cursor.close()
-        elif conn.dialect.paramstyle in ("qmark", "numeric", "format"):
-            conn.exec_driver_sql(sql, list(rows))
-        else:
-            conn.exec_driver_sql(sql, [dict(zip(self.order, row, strict=True)) for row in rows])
-
-
 _POINT_ORDER = (
     "series_id",
     "ts",
@@ -99,7 +69,7 @@ _POINT_ORDER = (
     "maximum",
     "value_counts",
 )
-_INSERT_POINTS = _BulkInsert(
+_INSERT_POINTS = BulkInsert(
     insert(metric_points).values({name: bindparam(name) for name in _POINT_ORDER}), _POINT_ORDER
 )
 
@@ -242,6 +212,23 @@ def _values(dialect: str, unit_filter: bool) -> Prepared:
 _AGGREGATES: dict[tuple[str, bool, bool], Prepared] = {}
 _VALUES: dict[tuple[str, bool], Prepared] = {}
 
+
+def _period_params(
+    series_id: int, origin: float, period: int, start: float, end: float, unit: str | None
+) -> dict[str, Any]:
+    """The binds of :func:`_aggregate` and :func:`_values` (``unit`` only when they filter by it)."""
+    params: dict[str, Any] = {
+        "series_id": series_id,
+        "origin": origin,
+        "period": period,
+        "start": start,
+        "end": end,
+    }
+    if unit is not None:
+        params["unit"] = unit
+    return params
+
+
 # period index, unit, sample count, sum, min, max, points with value counts, points
 AggregateRow = tuple[int, str, float, float, float, float, int, int]
 
@@ -263,15 +250,7 @@ def aggregates(
     statement = _AGGREGATES.get(key)
     if statement is None:
         statement = _AGGREGATES[key] = _aggregate(dialect, *key[1:])
-    params: dict[str, Any] = {
-        "series_id": series_id,
-        "origin": origin,
-        "period": period,
-        "start": start,
-        "end": end,
-    }
-    if unit is not None:
-        params["unit"] = unit
+    params = _period_params(series_id, origin, period, start, end, unit)
     return [
         (int(i), str(u), float(n), float(s), float(lo), float(hi), int(nv), int(np_))
         for i, u, n, s, lo, hi, nv, np_ in statement.rows(conn, params)
@@ -293,15 +272,7 @@ def value_counts_rows(
     statement = _VALUES.get(key)
     if statement is None:
         statement = _VALUES[key] = _values(dialect, key[1])
-    params: dict[str, Any] = {
-        "series_id": series_id,
-        "origin": origin,
-        "period": period,
-        "start": start,
-        "end": end,
-    }
-    if unit is not None:
-        params["unit"] = unit
+    params = _period_params(series_id, origin, period, start, end, unit)
     return [(int(i), str(u), str(v)) for i, u, v in statement.rows(conn, params)]
 
 

@@ -3,13 +3,12 @@ errors, and how a request's ARN is checked against the caller's partition."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from ecsbox.aws.context import RequestContext
-from ecsbox.aws.errors import AwsError
+from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
 from ecsbox.notify.messages import Urls
 from ecsbox.notify.model import (
@@ -22,7 +21,6 @@ from ecsbox.notify.model import (
 from ecsbox.store import Store
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-F = TypeVar("F", bound=Callable[..., Awaitable[dict[str, Any]]])
 
 
 class MessageSigner(Protocol):
@@ -43,18 +41,8 @@ class Deps:
         return Urls(self.endpoint_url())
 
 
-def aws_errors(fn: F) -> F:
-    """Turn :class:`NotifyRuleError` raised below a handler into the :class:`AwsError` the wire
-    layer answers with (same code, same message)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return await fn(*args, **kwargs)
-        except NotifyRuleError as exc:
-            raise AwsError(exc.code, exc.message) from exc
-
-    return wrapper  # type: ignore[return-value]
+# Turns NotifyRuleError raised below a handler into the AwsError the wire layer answers with.
+aws_errors = rule_errors_as_aws(NotifyRuleError)
 
 
 def is_signed(ctx: RequestContext) -> bool:

@@ -107,6 +107,24 @@ def not_authorized(principal_arn: str, action: str, resource: str) -> NotifyRule
     )
 
 
+# ---- attributes --------------------------------------------------------------------------------
+
+
+def with_attribute(stored: dict[str, str], name: str, checked: str) -> dict[str, str]:
+    """Set*Attributes' result: a copy of ``stored`` with ``name`` set to its ``checked`` value, or
+    without it when that value is empty (an empty value clears an attribute).
+
+    >>> with_attribute({"A": "1"}, "B", "2"), with_attribute({"A": "1"}, "A", "")
+    ({'A': '1', 'B': '2'}, {})
+    """
+    updated = dict(stored)
+    if checked:
+        updated[name] = checked
+    else:
+        updated.pop(name, None)
+    return updated
+
+
 # ---- names and ARNs ----------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from ecsbox.notify.model import (
     PENDING,
     UNSERVED_PROTOCOLS,
     invalid_parameter,
+    with_attribute,
 )
 
 SETTABLE = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery")
@@ -165,12 +166,7 @@ def set_subscription_attribute(
 ) -> dict[str, str]:
     """SetSubscriptionAttributes: the new stored attributes (an empty value clears one)."""
     checked = check_subscription_attribute(protocol, name, value or "", stored)
-    updated = dict(stored)
-    if checked:
-        updated[name] = checked
-    else:
-        updated.pop(name, None)
-    return updated
+    return with_attribute(stored, name, checked)
 
 
 def filter_policy_of(stored: dict[str, str]) -> FilterPolicy | None:

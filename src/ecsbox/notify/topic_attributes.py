@@ -27,6 +27,7 @@ from ecsbox.notify.model import (
     Partition,
     invalid_parameter,
     topic_arn,
+    with_attribute,
 )
 
 # Delivery status logging: <protocol>SuccessFeedbackRoleArn / ...SampleRate / ...FailureFeedbackRoleArn.
@@ -162,12 +163,7 @@ def set_attribute(stored: dict[str, str], name: str, value: str | None) -> dict[
     if name == "FifoTopic":
         raise invalid_parameter("AttributeName")
     checked = check_topic_attribute(name, value or "") if (value or name == "Policy") else ""
-    updated = dict(stored)
-    if checked:
-        updated[name] = checked
-    else:
-        updated.pop(name, None)
-    return updated
+    return with_attribute(stored, name, checked)
 
 
 def topic_view(

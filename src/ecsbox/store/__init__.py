@@ -3,6 +3,6 @@
 from ecsbox.store import schema
 from ecsbox.store.engine import Store
 from ecsbox.store.errors import SchemaTooNew, StoreError
-from ecsbox.store.prepared import Prepared
+from ecsbox.store.prepared import BulkInsert, Prepared
 
-__all__ = ["Prepared", "SchemaTooNew", "Store", "StoreError", "schema"]
+__all__ = ["BulkInsert", "Prepared", "SchemaTooNew", "Store", "StoreError", "schema"]

@@ -5,6 +5,7 @@ result set-up) costs several times what SQLite itself spends. A :class:`Prepared
 written in SQLAlchemy Core like any other (so it stays portable), compiled once per dialect, and
 then executed straight on the driver's cursor — on SQLite — or through ``exec_driver_sql``
 elsewhere. Only for statements whose binds need no type processing (strings, numbers, text).
+A :class:`BulkInsert` does the same for an INSERT of many rows at once (``executemany``).
 """
 
 from __future__ import annotations
@@ -58,3 +59,42 @@ class Prepared:
     def first(self, conn: Connection, params: Mapping[str, Any]) -> Row | None:
         found = self.rows(conn, params)
         return found[0] if found else None
+
+
+class BulkInsert:
+    """An INSERT compiled once per dialect and run with ``executemany`` on the driver.
+
+    ``order`` names the statement's binds in the order each row gives their values, e.g.
+    ``BulkInsert(insert(t).values(a=bindparam("a"), b=bindparam("b")), ("a", "b")).run(conn, [(1, "x")])``.
+    """
+
+    def __init__(self, statement: Executable, order: Sequence[str]) -> None:
+        self.statement = statement
+        self.order = tuple(order)
+        self._compiled: dict[str, str] = {}
+
+    def _sql(self, conn: Connection) -> str:
+        name = conn.dialect.name
+        found = self._compiled.get(name)
+        if found is None:
+            compiled = self.statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
+            if conn.dialect.paramstyle in ("qmark", "numeric", "format"):
+                assert tuple(compiled.positiontup or ()) == self.order, compiled.positiontup
+            found = self._compiled[name] = str(compiled)
+        return found
+
+    def run(self, conn: Connection, rows: Sequence[Row]) -> None:
+        """Insert ``rows`` (nothing to do for none)."""
+        if not rows:
+            return
+        sql = self._sql(conn)
+        if conn.dialect.name == "sqlite":
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(sql, rows)
+            finally:
+                cursor.close()
+        elif conn.dialect.paramstyle in ("qmark", "numeric", "format"):
+            conn.exec_driver_sql(sql, list(rows))
+        else:
+            conn.exec_driver_sql(sql, [dict(zip(self.order, row, strict=True)) for row in rows])

@@ -125,3 +125,23 @@ def test_prepared_statements_run_like_core_ones(tmp_path: Path) -> None:
     assert store.read_now(lambda c: page.rows(c, {"arn": "arn:x", "limit": 2})) == [("a",), ("b",)]
     assert store.read_now(lambda c: page.first(c, {"arn": "arn:y", "limit": 2})) is None
     store.close()
+
+
+def test_bulk_insert_runs_many_rows_on_the_driver(tmp_path: Path) -> None:
+    from sqlalchemy import bindparam, insert
+
+    from ecsbox.store import BulkInsert
+
+    store = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    store.open()
+    order = ("resource_arn", "key", "value", "seq")
+    add = BulkInsert(insert(schema.tags).values({name: bindparam(name) for name in order}), order)
+    store.write_now(lambda c: add.run(c, [("arn:x", "b", "2", 2), ("arn:x", "a", "1", 1)]))
+    store.write_now(lambda c: add.run(c, []))  # nothing to insert: nothing happens
+    rows = store.read_now(
+        lambda c: [
+            tuple(r) for r in c.execute(select(schema.tags.c.key, schema.tags.c.value).order_by("seq"))
+        ]
+    )
+    assert rows == [("a", "1"), ("b", "2")]
+    store.close()

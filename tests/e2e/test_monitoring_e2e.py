@@ -403,26 +403,19 @@ def test_container_insights_on_the_seed_cluster(mbox: Box, web_image: str) -> No
             env, "ecs", "create-service", "--cli-input-json", f"file://{seed}/service.php-samplefargate.json"
         )
         try:
-            expected = {
-                ("CpuUtilized", ("ClusterName",)),
-                ("CpuUtilized", ("ClusterName", "ServiceName")),
-                ("CpuUtilized", ("ClusterName", "TaskDefinitionFamily")),
-                ("CpuReserved", ("ClusterName",)),
-                ("MemoryUtilized", ("ClusterName", "ServiceName")),
-                ("MemoryReserved", ("ClusterName", "TaskDefinitionFamily")),
-                ("NetworkRxBytes", ("ClusterName", "ServiceName")),
-                ("NetworkTxBytes", ("ClusterName",)),
-                ("StorageReadBytes", ("ClusterName", "ServiceName")),
-                ("StorageWriteBytes", ("ClusterName",)),
-                ("RunningTaskCount", ("ClusterName", "ServiceName")),
-                ("PendingTaskCount", ("ClusterName", "ServiceName")),
-                ("DesiredTaskCount", ("ClusterName", "ServiceName")),
-                ("DeploymentCount", ("ClusterName", "ServiceName")),
-                ("TaskSetCount", ("ClusterName", "ServiceName")),
-                ("ServiceCount", ("ClusterName",)),
-                ("TaskCount", ("ClusterName",)),
-                ("ContainerInstanceCount", ("ClusterName",)),
-            }
+            resource = ("CpuUtilized", "CpuReserved", "MemoryUtilized", "MemoryReserved")
+            resource += ("NetworkRxBytes", "NetworkTxBytes", "StorageReadBytes", "StorageWriteBytes")
+            per_service = ("RunningTaskCount", "PendingTaskCount", "DesiredTaskCount", "DeploymentCount")
+            per_service += ("TaskSetCount",)
+            per_cluster = ("ServiceCount", "TaskCount", "ContainerInstanceCount")
+            resource_sets = [
+                ("ClusterName",),
+                ("ClusterName", "ServiceName"),
+                ("ClusterName", "TaskDefinitionFamily"),
+            ]
+            expected = {(name, dims) for name in resource for dims in resource_sets}
+            expected |= {(name, ("ClusterName", "ServiceName")) for name in per_service}
+            expected |= {(name, ("ClusterName",)) for name in per_cluster}
 
             def listed() -> set[tuple[str, tuple[str, ...]]] | None:
                 metrics = aws_cli(env, "cloudwatch", "list-metrics", "--namespace", "ECS/ContainerInsights")[

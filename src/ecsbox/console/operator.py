@@ -53,7 +53,7 @@ class OperatorEndpoints:
                 return _json(415, {"error": "send Content-Type: application/json"})
             try:
                 body = json.loads(request.body) if request.body.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested past what the parser takes
                 return _json(400, {"error": "the body must be a JSON object"})
             if not isinstance(body, dict):
                 return _json(400, {"error": "the body must be a JSON object"})

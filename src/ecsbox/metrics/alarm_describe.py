@@ -77,6 +77,27 @@ def _invalid_token() -> MetricsRuleError:
     return MetricsRuleError(INVALID_NEXT_TOKEN, "The value for parameter NextToken is invalid.")
 
 
+def _history_position(key: list[Any] | None) -> tuple[float, int]:
+    """Where a DescribeAlarmHistory token resumes: (timestamp, item id); InvalidNextToken for what
+    no page of ours handed out (a tampered token must not reach the database as a float id).
+
+    >>> _history_position([1_700_000_000.5, 7])
+    (1700000000.5, 7)
+    >>> _history_position([1_700_000_000.5, 1e300])
+    Traceback (most recent call last):
+    ...
+    ecsbox.metrics.model.MetricsRuleError: The value for parameter NextToken is invalid.
+    """
+    if key is None or len(key) != 2:
+        raise _invalid_token()
+    timestamp, item_id = key
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise _invalid_token()
+    if isinstance(item_id, bool) or not isinstance(item_id, int):
+        raise _invalid_token()
+    return float(timestamp), item_id
+
+
 def _epoch(value: Any) -> float | None:
     if value is None:
         return None
@@ -165,9 +186,7 @@ class AlarmReads:
         after: tuple[float, int] | None = None
         if params.get("NextToken") is not None:
             key = paging.decode_token(str(params["NextToken"]), f"{_HISTORY_SCOPE}/{int(ascending)}")
-            if key is None or len(key) != 2 or not all(isinstance(k, int | float) for k in key):
-                raise _invalid_token()
-            after = (float(key[0]), int(key[1]))
+            after = _history_position(key)
         want_metric, _ = _wants_metric_alarms(params)
         if not want_metric:
             return {"AlarmHistoryItems": []}

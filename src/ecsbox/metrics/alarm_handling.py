@@ -10,8 +10,7 @@ from typing import Any
 from ecsbox.aws.context import RequestContext
 from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
-from ecsbox.metrics.alarm_rules import check_text
-from ecsbox.metrics.model import MetricsRuleError
+from ecsbox.metrics.model import MetricsRuleError, check_request_text
 from ecsbox.store import Store
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -26,13 +25,9 @@ class Deps:
     clock: Clock
 
 
-def _check_request(params: dict[str, Any]) -> None:
-    check_text(params, "request")
-
-
 # Checks that every string of the request is storable, and turns MetricsRuleError raised below a
 # handler into the AwsError the wire layer answers with (same code and message).
-aws_errors = rule_errors_as_aws(MetricsRuleError, _check_request)
+aws_errors = rule_errors_as_aws(MetricsRuleError, check_request_text)
 
 
 def alarm_not_found(name: str) -> MetricsRuleError:

@@ -32,7 +32,14 @@ from ecsbox.metrics.alarm_model import (
     LOW_SAMPLE_OPTIONS,
     TREATMENTS,
 )
-from ecsbox.metrics.model import MetricsRuleError, Partition, invalid_value, missing, validation
+from ecsbox.metrics.model import (
+    MetricsRuleError,
+    Partition,
+    check_text,
+    invalid_value,
+    missing,
+    validation,
+)
 from ecsbox.metrics.statistics import STANDARD, is_statistic, percentile_of
 
 INVALID_FORMAT = "InvalidFormat"
@@ -80,22 +87,6 @@ def required(name: str) -> MetricsRuleError:
         f"1 validation error detected: Value null at '{_member(name)}' failed to satisfy constraint: "
         "Member must not be null"
     )
-
-
-def check_text(value: Any, where: str) -> None:
-    """Every string must be storable Unicode (JSON and CBOR can carry a lone surrogate)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise invalid_value(f"The parameter {where} contains invalid characters.") from None
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            check_text(key, where)
-            check_text(item, where)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_text(item, where)
 
 
 def check_alarm_name(name: str) -> str:
@@ -277,8 +268,13 @@ def check_tags(tags: list[Mapping[str, Any]]) -> dict[str, str]:
     return result
 
 
+MAX_REASON_DATA_DEPTH = 100  # arrays and objects inside one another; AWS's reason data nests 3 deep
+
+
 def check_reason_data(text: str | None) -> str | None:
-    """SetAlarmState's StateReasonData must be JSON.
+    """SetAlarmState's StateReasonData must be JSON: standard JSON (no NaN or Infinity, no number
+    beyond a double), text that is Unicode, nested at most 100 deep (it goes into the alarm's
+    history, its notifications and its events).
 
     >>> check_reason_data('{"note": "drill"}')
     '{"note": "drill"}'
@@ -286,15 +282,62 @@ def check_reason_data(text: str | None) -> str | None:
     Traceback (most recent call last):
     ...
     ecsbox.metrics.model.MetricsRuleError: StateReasonData is not valid JSON: Expecting value at line 1 column 1.
+    >>> check_reason_data('{"value": NaN}')
+    Traceback (most recent call last):
+    ...
+    ecsbox.metrics.model.MetricsRuleError: StateReasonData is not valid JSON: NaN is not a JSON value.
+    >>> check_reason_data("[" * 101 + "]" * 101)
+    Traceback (most recent call last):
+    ...
+    ecsbox.metrics.model.MetricsRuleError: StateReasonData is not valid JSON: it nests deeper than 100 levels.
     """
     if text is None:
         return None
     try:
-        json.loads(text)
+        document = json.loads(text, parse_constant=_not_json, parse_float=_double)
+    except json.JSONDecodeError as exc:
+        raise _bad_reason_data(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:
-        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise MetricsRuleError(
-            INVALID_FORMAT, f"StateReasonData is not valid JSON: {detail}{where}."
-        ) from None
+        raise _bad_reason_data(str(exc)) from None
+    except RecursionError:
+        raise _bad_reason_data(f"it nests deeper than {MAX_REASON_DATA_DEPTH} levels") from None
+    problem = _reason_data_problem(document)
+    if problem is not None:
+        raise _bad_reason_data(problem)
     return text
+
+
+def _bad_reason_data(detail: str) -> MetricsRuleError:
+    return MetricsRuleError(INVALID_FORMAT, f"StateReasonData is not valid JSON: {detail}.")
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _double(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text} is out of range")
+    return number
+
+
+def _reason_data_problem(document: Any) -> str | None:
+    """What makes parsed reason data unusable (too deep, text that is not Unicode), or None. Walks
+    the document without recursion."""
+    pending: list[tuple[Any, int]] = [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return "it holds a lone surrogate escape, which is no Unicode character"
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= MAX_REASON_DATA_DEPTH:
+            return f"it nests deeper than {MAX_REASON_DATA_DEPTH} levels"
+        items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        pending.extend((item, depth + 1) for item in items)
+    return None

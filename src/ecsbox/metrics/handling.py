@@ -12,7 +12,7 @@ from ecsbox.aws.context import RequestContext
 from ecsbox.aws.errors import rule_errors_as_aws
 from ecsbox.core.clock import Clock
 from ecsbox.metrics.metric_store import MetricStore
-from ecsbox.metrics.model import MetricId, MetricsRuleError
+from ecsbox.metrics.model import MetricId, MetricsRuleError, check_request_text
 from ecsbox.store import Store
 
 Handler = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -25,8 +25,9 @@ class Deps:
     metrics: MetricStore
 
 
-# Turns MetricsRuleError raised below a handler into the AwsError the wire layer answers with.
-aws_errors = rule_errors_as_aws(MetricsRuleError)
+# Checks that every string of the request is storable (a lone surrogate reaches no database), and
+# turns MetricsRuleError raised below a handler into the AwsError the wire layer answers with.
+aws_errors = rule_errors_as_aws(MetricsRuleError, check_request_text)
 
 
 def epoch(value: Any) -> float:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ecsbox.core.errors import EcsboxError
 
@@ -53,6 +53,37 @@ def missing(message: str) -> MetricsRuleError:
 
 def validation(message: str) -> MetricsRuleError:
     return MetricsRuleError(VALIDATION, message)
+
+
+def check_text(value: Any, where: str) -> None:
+    """Every string must be storable Unicode: JSON can carry a lone surrogate (``"\\ud800"``),
+    which no database stores and no UTF-8 encoder writes. InvalidParameterValue otherwise.
+
+    >>> check_text({"Name": ["ok", "fine"]}, "Dimensions")
+    >>> check_text(["a\\ud800"], "AlarmNames")
+    Traceback (most recent call last):
+    ...
+    ecsbox.metrics.model.MetricsRuleError: The parameter AlarmNames contains invalid characters.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid_value(f"The parameter {where} contains invalid characters.") from None
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_text(key, where)
+            check_text(item, where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_text(item, where)
+
+
+def check_request_text(params: Mapping[str, Any]) -> None:
+    """:func:`check_text` on every member of a request, naming the member that holds bad text
+    (the handler boundary runs it before any handler reads the request)."""
+    for member, value in params.items():
+        check_text(value, member)
 
 
 @dataclass(frozen=True)

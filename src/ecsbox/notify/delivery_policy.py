@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ecsbox.notify.model import NotifyRuleError, invalid_parameter
+from ecsbox.notify.model import NotifyRuleError, invalid_parameter, load_json
 
 BACKOFF_FUNCTIONS = ("arithmetic", "exponential", "geometric", "linear")
 MAX_DELAY_S = 3600  # maxDelayTarget, and the sum of every retry's delay ("a hard limit")
@@ -138,7 +138,8 @@ def _fail(reason: str) -> NotifyRuleError:
 
 def _integer(document: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
     value = document.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:  # is_integer(): False for NaN and the infinities
         raise _fail(f"{where}.{key} must be an integer")
     if not low <= value <= high:
         raise _fail(f"{where}.{key} must be between {low} and {high}")
@@ -198,7 +199,7 @@ def _content_type(document: Any, where: str) -> str | None:
 
 def _load(text: str) -> dict[str, Any]:
     try:
-        document = json.loads(text)
+        document = load_json(text)
     except ValueError:
         raise _fail("the policy is not valid JSON") from None
     if not isinstance(document, dict):

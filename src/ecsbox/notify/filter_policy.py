@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ecsbox.notify.model import NotifyRuleError, invalid_parameter
+from ecsbox.notify.model import NotifyRuleError, invalid_parameter, load_json
 
 SCOPES = ("MessageAttributes", "MessageBody")
 MAX_KEYS = 5  # attribute names (leaf keys) per policy or $or branch
@@ -64,9 +64,25 @@ def _is_number(value: Any) -> bool:
 
 
 def _number(value: Any, where: str) -> float:
-    if not _is_number(value) or not math.isfinite(value) or abs(value) > MAX_NUMBER:
+    # A comparison, not float(): an integer of 400 digits has no float, and NaN compares false.
+    if not _is_number(value) or not -MAX_NUMBER <= value <= MAX_NUMBER:
         raise _fail(f"{where} must be a number from -1.0E9 to 1.0E9")
     return float(value)
+
+
+def _as_float(value: Any) -> float | None:
+    """A message's number as a float (an integer past a double's range is an infinity); None for
+    what is no number.
+
+    >>> _as_float(3), _as_float(10**400), _as_float("3")
+    (3.0, inf, None)
+    """
+    if not _is_number(value):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _numeric(value: Any) -> Condition:
@@ -96,7 +112,9 @@ def _anything_but(value: Any) -> Condition:
     values = value if isinstance(value, list) else [value]
     if not values or not all(isinstance(v, str) or _is_number(v) for v in values):
         raise _fail("anything-but values must be strings or numbers")
-    return Condition("anything-but", tuple(v if isinstance(v, str) else float(v) for v in values))
+    return Condition(
+        "anything-but", tuple(v if isinstance(v, str) else _number(v, "anything-but value") for v in values)
+    )
 
 
 def _operator(document: dict[str, Any]) -> Condition:
@@ -197,7 +215,7 @@ def parse_filter_policy(text: str, scope: str = "MessageAttributes") -> FilterPo
             "Please use either MessageBody or MessageAttributes"
         )
     try:
-        document = json.loads(text)
+        document = load_json(text)
     except ValueError:
         raise _fail("failed to parse JSON") from None
     policy = FilterPolicy(_node(document, scope, 0), scope)
@@ -235,7 +253,7 @@ def condition_matches(condition: Condition, candidate: Any) -> bool:
     """
     kind, value = condition.kind, condition.value
     text = candidate if isinstance(candidate, str) else None
-    number = float(candidate) if _is_number(candidate) else None
+    number = _as_float(candidate)
     if kind == "exact":
         if isinstance(value, str) or value is None or isinstance(value, bool):
             return bool(candidate == value and type(candidate) is type(value))
@@ -337,8 +355,8 @@ def _body_node(node: dict[str, Any], document: Any) -> bool:
 def matches_body(policy: FilterPolicy, message: str) -> bool:
     """A MessageBody policy against a message: a body that is not a JSON object never passes."""
     try:
-        document = json.loads(message)
-    except ValueError:
+        document = load_json(message, max_depth=None)
+    except ValueError:  # not JSON, or nested deeper than the parser goes: nothing to match
         return False
     return isinstance(document, dict) and _body_node(policy.node, document)
 

@@ -15,8 +15,12 @@ TopicRef(partition=('123456789012', 'eu-west-1'), name='alarms')
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ecsbox.core.errors import EcsboxError
 
@@ -123,6 +127,75 @@ def with_attribute(stored: dict[str, str], name: str, checked: str) -> dict[str,
     else:
         updated.pop(name, None)
     return updated
+
+
+# ---- JSON in attributes and messages -----------------------------------------------------------
+
+MAX_JSON_DEPTH = 100  # arrays and objects inside one another in a policy document
+
+
+def load_json(
+    text: str,
+    max_depth: int | None = MAX_JSON_DEPTH,
+    object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+) -> Any:
+    """A JSON document a caller sent (a policy, a ``MessageStructure=json`` message, a String.Array),
+    read as AWS's parser reads it: standard JSON only (no NaN or Infinity, no number beyond a
+    double), nested at most ``max_depth`` deep (None: as deep as the parser goes). ValueError for
+    anything else, never a RecursionError.
+
+    >>> load_json('{"http": {"numRetries": 3}}')
+    {'http': {'numRetries': 3}}
+    >>> for text in ('{"a": NaN}', '[1e999]', "[" * 5000 + "]" * 5000, "[" * 101 + "]" * 101):
+    ...     try:
+    ...         load_json(text)
+    ...     except ValueError as exc:
+    ...         print(exc)
+    NaN is not a JSON value
+    the number 1e999 is out of range
+    the document nests too deeply
+    the document nests deeper than 100 levels
+    """
+    try:
+        document = json.loads(
+            text, parse_constant=_not_json, parse_float=_double, object_pairs_hook=object_pairs_hook
+        )
+    except RecursionError:
+        raise ValueError("the document nests too deeply") from None
+    if max_depth is not None and nesting_depth(document) > max_depth:
+        raise ValueError(f"the document nests deeper than {max_depth} levels")
+    return document
+
+
+def nesting_depth(document: Any) -> int:
+    """How many arrays and objects lie inside one another (walked without recursion).
+
+    >>> nesting_depth("x"), nesting_depth([1, {"a": []}])
+    (0, 3)
+    """
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(document, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+    return deepest
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _double(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text} is out of range")
+    return number
 
 
 # ---- names and ARNs ----------------------------------------------------------------------------

@@ -8,12 +8,12 @@ and the size limit, checked as SNS checks them, giving the message to deliver. P
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecsbox.notify.model import MAX_SUBJECT, invalid_parameter, invalid_value
+from ecsbox.notify.model import MAX_SUBJECT, invalid_parameter, invalid_value, load_json
 
 Attributes = dict[str, tuple[str, str | bytes]]  # name → (DataType, StringValue or BinaryValue)
 
@@ -61,7 +61,7 @@ def parse_structure(message: str) -> tuple[str, dict[str, str]]:
         return dict(pairs)
 
     try:
-        document = json.loads(message, object_pairs_hook=no_duplicates)
+        document = load_json(message, max_depth=None, object_pairs_hook=no_duplicates)
     except ValueError:
         raise invalid_parameter("Message Structure - JSON message body failed to parse") from None
     if not isinstance(document, dict):
@@ -109,12 +109,14 @@ def check_attribute(name: str, attribute: dict[str, Any]) -> tuple[str, str | by
     text = str(value)
     if data_type.startswith("Number"):
         try:
-            float(text)
+            number = float(text)
         except ValueError:
-            raise invalid_value(f"Could not cast message attribute '{name}' value to number.") from None
+            number = math.nan
+        if not math.isfinite(number):  # NaN, Infinity, or beyond a double (SNS: up to 10^126)
+            raise invalid_value(f"Could not cast message attribute '{name}' value to number.")
     if data_type == "String.Array":
         try:
-            items = json.loads(text)
+            items = load_json(text)
         except ValueError:
             items = None
         if not isinstance(items, list) or any(isinstance(item, dict | list) for item in items):

@@ -26,6 +26,7 @@ from ecsbox.notify.model import (
     NotifyRuleError,
     Partition,
     invalid_parameter,
+    load_json,
     topic_arn,
     with_attribute,
 )
@@ -109,7 +110,7 @@ def check_topic_attribute(name: str, value: str) -> str:
         raise invalid_parameter("AttributeName")
     if name == "Policy":
         try:
-            document = json.loads(value)
+            document = load_json(value)
         except ValueError:
             document = None
         if not isinstance(document, dict) or not isinstance(document.get("Statement"), list | dict):

@@ -53,13 +53,20 @@ def form_pairs(request: HttpRequest) -> list[tuple[str, str]]:
 
 
 def query_action(request: HttpRequest) -> str | None:
-    try:
-        pairs = form_pairs(request)
-    except AwsError:
-        return None
-    for key, value in pairs:
-        if key == "Action":
-            return value
+    """The Action a query request names, read leniently: a request whose other values are not UTF-8
+    (a mangled SubscribeURL) still reaches its service, which answers MalformedQueryString in its
+    own format.
+
+    >>> query_action(HttpRequest("GET", "/", "Action=Unsubscribe&SubscriptionArn=%ff", {}, b""))
+    'Unsubscribe'
+    """
+    texts = [request.query]
+    if request.body and request.headers.get("content-type", "").startswith(FORM):
+        texts.append(request.body.decode("utf-8", "replace"))
+    for text in texts:
+        for key, value in parse_qsl(text, keep_blank_values=True, errors="replace"):
+            if key == "Action":
+                return value
     return None
 
 

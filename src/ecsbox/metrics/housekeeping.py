@@ -71,7 +71,7 @@ def _roll_up_batch(conn: Connection, step: RollUp, batch: int) -> tuple[int, int
     metric_repo.insert_points(
         conn,
         [
-            (
+            metric_repo.point_row(
                 p.series_id,
                 p.ts,
                 p.resolution,
@@ -80,7 +80,7 @@ def _roll_up_batch(conn: Connection, step: RollUp, batch: int) -> tuple[int, int
                 p.sum,
                 p.minimum,
                 p.maximum,
-                metric_repo.value_counts_json(p.value_counts),
+                p.value_counts,
             )
             for p in merged
         ],

@@ -5,7 +5,9 @@ deletes retention runs in batches.
 The hot statements run on the database driver directly (:class:`ecsbox.store.Prepared`, and
 ``executemany`` for the insert). Periods are counted in SQL: a point at ``ts`` lies in period
 floor((ts - origin) / period), grouped and summed by the database; only value counts (percentiles) are
-merged in Python, and only when asked for.
+merged in Python, and only when asked for. The aggregate reads only columns the covering index
+``ix_metric_points_series_covering`` holds (``with_values`` counts the points with raw values), so it
+never visits the table.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ _S = metric_series.c
 _P = metric_points.c
 _IN_CHUNK = 500  # ids per IN (...), within every database's bound-parameter limit
 
-# series id, ts, resolution, unit, sample count, sum, min, max, value counts JSON
-PointRow = tuple[int, float, int, str, float, float, float, float, str | None]
+# series id, ts, resolution, unit, sample count, sum, min, max, value counts JSON, with values (0/1)
+PointRow = tuple[int, float, int, str, float, float, float, float, str | None, int]
 
 
 def dimensions_json(dimensions: Dimensions) -> str:
@@ -58,6 +60,29 @@ def value_counts_json(value_counts: Iterable[tuple[float, float]] | None) -> str
     return json.dumps([[value, count] for value, count in value_counts], separators=(",", ":"))
 
 
+def point_row(
+    series_id: int,
+    ts: float,
+    resolution: int,
+    unit: str,
+    sample_count: float,
+    total: float,
+    minimum: float,
+    maximum: float,
+    value_counts: Iterable[tuple[float, float]] | None,
+) -> PointRow:
+    """A point as :func:`insert_points` stores it: raw values as JSON, and ``with_values`` set from them.
+
+    >>> point_row(7, 60.0, 60, "Count", 1.0, 2.0, 2.0, 2.0, ((2.0, 1.0),))[8:]
+    ('[[2.0,1.0]]', 1)
+    >>> point_row(7, 60.0, 60, "Count", 1.0, 2.0, 2.0, 2.0, None)[8:]
+    (None, 0)
+    """
+    values = value_counts_json(value_counts)
+    with_values = 0 if values is None else 1
+    return (series_id, ts, resolution, unit, sample_count, total, minimum, maximum, values, with_values)
+
+
 _POINT_ORDER = (
     "series_id",
     "ts",
@@ -68,6 +93,7 @@ _POINT_ORDER = (
     "minimum",
     "maximum",
     "value_counts",
+    "with_values",
 )
 _INSERT_POINTS = BulkInsert(
     insert(metric_points).values({name: bindparam(name) for name in _POINT_ORDER}), _POINT_ORDER
@@ -75,7 +101,7 @@ _INSERT_POINTS = BulkInsert(
 
 
 def insert_points(conn: Connection, rows: Sequence[PointRow]) -> None:
-    """Store points in one ``executemany``."""
+    """Store points (made by :func:`point_row`) in one ``executemany``."""
     _INSERT_POINTS.run(conn, rows)
 
 
@@ -188,7 +214,7 @@ def _aggregate(dialect: str, by_unit: bool, unit_filter: bool) -> Prepared:
             func.sum(_P.sum),
             func.min(_P.minimum),
             func.max(_P.maximum),
-            func.count(_P.value_counts),
+            func.sum(_P.with_values),
             func.count(),
         )
         .where(where)

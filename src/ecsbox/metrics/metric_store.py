@@ -44,7 +44,7 @@ def point_start(timestamp: float, resolution: int) -> float:
 
 def point_row(series_id: int, datum: Datum) -> PointRow:
     resolution = stored_resolution(datum.storage_resolution)
-    return (
+    return metric_repo.point_row(
         series_id,
         point_start(datum.timestamp, resolution),
         resolution,
@@ -53,7 +53,7 @@ def point_row(series_id: int, datum: Datum) -> PointRow:
         datum.sum,
         datum.minimum,
         datum.maximum,
-        metric_repo.value_counts_json(datum.value_counts),
+        datum.value_counts,
     )
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, Index, inspect, select, update
+from sqlalchemy.schema import CreateColumn, DropIndex
 
 from ecsbox.store.errors import SchemaTooNew
-from ecsbox.store.schema import meta, metadata
+from ecsbox.store.schema import meta, metadata, metric_points
 
 Step = Callable[[Connection], None]
 
@@ -65,9 +66,42 @@ def _add_metrics_and_notify(conn: Connection) -> None:
     metadata.create_all(conn, tables=tables)
 
 
+_OLD_SERIES_INDEX = "ix_metric_points_series_ts"  # version 4's (series_id, ts)
+_COVERING_INDEX = "ix_metric_points_series_covering"
+
+
+def _cover_metric_reads(conn: Connection) -> None:
+    """Version 5: ``metric_points.with_values`` (1 where ``value_counts`` is not NULL), and the index
+    on (series_id, ts) replaced by ``ix_metric_points_series_covering``, which holds every column a
+    period aggregate reads.
+
+    Step 4 creates ``metric_points`` as the schema now defines it, so a database that came through it
+    in the same upgrade has both already; the step then changes nothing.
+    """
+    inspector = inspect(conn)
+    table = conn.dialect.identifier_preparer.format_table(metric_points)
+    if "with_values" not in {column["name"] for column in inspector.get_columns(metric_points.name)}:
+        # ADD COLUMN with its DEFAULT 0 (NOT NULL needs one), as both databases spell it.
+        column = CreateColumn(metric_points.c.with_values).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column}")
+        conn.execute(
+            update(metric_points).where(metric_points.c.value_counts.is_not(None)).values(with_values=1)
+        )
+    indexes = {index["name"] for index in inspector.get_indexes(metric_points.name)}
+    if _OLD_SERIES_INDEX in indexes:
+        conn.execute(DropIndex(Index(_OLD_SERIES_INDEX)))
+    if _COVERING_INDEX not in indexes:  # built after the UPDATE: once, from the final values
+        next(index for index in metric_points.indexes if index.name == _COVERING_INDEX).create(conn)
+
+
 # version → the step that turns version-1 into it. Version 1 is the first schema.
-STEPS: dict[int, Step] = {2: _add_ecr_and_outbox, 3: _add_logs, 4: _add_metrics_and_notify}
-LATEST = 4
+STEPS: dict[int, Step] = {
+    2: _add_ecr_and_outbox,
+    3: _add_logs,
+    4: _add_metrics_and_notify,
+    5: _cover_metric_reads,
+}
+LATEST = 5
 
 
 def current_version(conn: Connection) -> int | None:

@@ -428,8 +428,16 @@ metric_series = Table(
 # statistic set) or, after roll-up, the aggregate of a period (``resolution`` 1, 60, 300 or 3600
 # seconds: how fine the point is). ``ts`` is the start of its second / period in epoch seconds.
 # ``value_counts`` is JSON [[value, count], ...] when the raw values are known (percentiles need
-# them), NULL for statistic sets. ``ix_metric_points_age`` lets retention find the points due for a
-# roll-up (finer than a resolution, older than a cutoff) without reading the whole table.
+# them), NULL for statistic sets; ``with_values`` is 1 when it is not NULL, else 0 (a point's
+# writer sets both).
+#
+# Points arrive in time order across many series, so one series' points are scattered over the
+# file. ``ix_metric_points_series_covering`` therefore holds every column a period aggregate reads
+# (series, time range, unit, the four aggregates and ``with_values``, which it sums instead of
+# counting ``value_counts``; not ``resolution``, which it does not read): a read never visits the
+# table. A change to that query must keep it covered (a test checks the plan). ``ix_metric_points_age``
+# lets retention find the points due for a roll-up (finer than a resolution, older than a cutoff)
+# without reading the whole table.
 metric_points = Table(
     "metric_points",
     metadata,
@@ -443,7 +451,18 @@ metric_points = Table(
     Column("minimum", Float, nullable=False),
     Column("maximum", Float, nullable=False),
     Column("value_counts", Text, nullable=True),
-    Index("ix_metric_points_series_ts", "series_id", "ts"),
+    Column("with_values", Integer, nullable=False, server_default="0"),
+    Index(
+        "ix_metric_points_series_covering",
+        "series_id",
+        "ts",
+        "unit",
+        "sample_count",
+        "sum",
+        "minimum",
+        "maximum",
+        "with_values",
+    ),
     Index("ix_metric_points_age", "resolution", "ts"),
 )
 

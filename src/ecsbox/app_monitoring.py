@@ -22,6 +22,7 @@ from ecsbox.runtime import Runtime
 from ecsbox.store import Store
 
 Partition = tuple[str, str]
+PERFORMANCE_RETENTION_DAYS = 1  # /aws/ecs/containerinsights/<cluster>/performance, when ecsbox creates it
 
 
 @dataclass
@@ -89,7 +90,15 @@ def build_monitoring(
     async def write_logs(
         partition: Partition, group: str, stream: str, events: Sequence[tuple[int, str]]
     ) -> None:
-        await log_ingest.deliver(partition, group, stream, events, create_group=True)
+        # As ECS creates the performance log group for Container Insights: its events kept one day.
+        await log_ingest.deliver(
+            partition,
+            group,
+            stream,
+            events,
+            create_group=True,
+            new_group_retention_days=PERFORMANCE_RETENTION_DAYS,
+        )
 
     collector = None
     if settings.runtime != "none":

@@ -461,6 +461,11 @@ def test_container_insights_on_the_seed_cluster(mbox: Box, web_image: str) -> No
                 for e in aws_cli(env, "logs", "filter-log-events", "--log-group-name", group)["events"]
             }
             assert {"Task", "Container", "Service", "Cluster"} <= types, types
+            # Created as ECS creates it: its events are kept one day.
+            (performance,) = aws_cli(env, "logs", "describe-log-groups", "--log-group-name-prefix", group)[
+                "logGroups"
+            ]
+            assert performance["retentionInDays"] == 1
         finally:
             aws_cli(
                 env,

@@ -51,11 +51,13 @@ class LogIngest:
         *,
         create_group: bool,
         create_stream: bool = True,
+        new_group_retention_days: int | None = None,
     ) -> None:
         """Store ``events`` ((timestamp ms, message), any order) in one write, committed when this
         returns. Raises :class:`~ecsbox.logs.model.LogsRuleError` (ResourceNotFoundException) when
         the group is missing and ``create_group`` is false, or the stream is missing and
-        ``create_stream`` is false."""
+        ``create_stream`` is false. A group created here gets ``new_group_retention_days`` (a group
+        that already exists keeps its own)."""
         batch = [(int(ts), clean_message(message)) for ts, message in events if message]
         size = sum(message_bytes(message) for _, message in batch)
         low = min((ts for ts, _ in batch), default=0)
@@ -68,7 +70,7 @@ class LogIngest:
         def write(conn: Connection) -> tuple[tuple[int, int], list[MetricFilterRow]]:
             ids = self._ids.get(key)
             if ids is None or not self._append(conn, ids, batch, low, high, now, size):
-                ids = self._resolve(conn, key, now, create_group, create_stream)
+                ids = self._resolve(conn, key, now, create_group, create_stream, new_group_retention_days)
                 self._append(conn, ids, batch, low, high, now, size)
             filters = group_repo.group_filters(conn, ids[0]) if sink is not None and batch else []
             return ids, filters
@@ -100,7 +102,12 @@ class LogIngest:
 
     @staticmethod
     def _resolve(
-        conn: Connection, key: Key, now: int, create_group: bool, create_stream: bool
+        conn: Connection,
+        key: Key,
+        now: int,
+        create_group: bool,
+        create_stream: bool,
+        retention_days: int | None,
     ) -> tuple[int, int]:
         partition, group_name, stream_name = key
         ref = GroupRef(partition, group_name)
@@ -109,6 +116,8 @@ class LogIngest:
             if not create_group:
                 raise group_not_found()
             group = group_repo.insert_group(conn, ref, now)
+            if retention_days is not None:
+                group_repo.set_retention(conn, group.id, retention_days)
         stream = stream_repo.get_stream(conn, group.id, stream_name)
         if stream is None:
             if not create_stream:

@@ -59,6 +59,25 @@ def test_deliver_to_a_missing_group_fails_as_aws_tells_the_awslogs_driver(logs: 
     assert [g["logGroupName"] for g in logs("DescribeLogGroups")["logGroups"]] == ["/ecs/missing"]
 
 
+def test_a_group_deliver_creates_gets_the_retention_asked_for_and_an_existing_one_keeps_its_own(
+    logs: Logs,
+) -> None:
+    logs.run(
+        logs.ingest.deliver(
+            PARTITION, "/perf", "s", [(1, "x")], create_group=True, new_group_retention_days=1
+        )
+    )
+    logs("CreateLogGroup", logGroupName="/kept")
+    logs("PutRetentionPolicy", logGroupName="/kept", retentionInDays=30)
+    logs.run(
+        logs.ingest.deliver(
+            PARTITION, "/kept", "s", [(1, "x")], create_group=True, new_group_retention_days=1
+        )
+    )
+    groups = {g["logGroupName"]: g.get("retentionInDays") for g in logs("DescribeLogGroups")["logGroups"]}
+    assert groups == {"/perf": 1, "/kept": 30}
+
+
 def test_deliver_without_create_stream_needs_the_stream(logs: Logs) -> None:
     logs("CreateLogGroup", logGroupName="g")
     with pytest.raises(LogsRuleError) as caught:

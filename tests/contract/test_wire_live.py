@@ -50,9 +50,7 @@ def error_of(call) -> tuple[str, int]:
             "put_metric_data",  # CBOR with current boto3
             {
                 "Namespace": "App",
-                "MetricData": [
-                    {"MetricName": "m", "Value": 1.0, "Timestamp": datetime.now(UTC)}
-                ],
+                "MetricData": [{"MetricName": "m", "Value": 1.0, "Timestamp": datetime.now(UTC)}],
             },
         ),
         ("cloudwatch", "list_metrics", {}),

@@ -120,10 +120,15 @@ class SimBox:
             return PAUSE_IMAGE
 
         async def resolve(account_id: str, region: str, value_from: str) -> str:
-            return await resolve_secret_reference(self.store, account_id, region, value_from, now=self.clock.now())
+            return await resolve_secret_reference(
+                self.store, account_id, region, value_from, now=self.clock.now()
+            )
 
-        agent = TaskAgent(self.store, runtime, self.clock, bus, SERVER_ID, pause_image, secret_resolver=resolve)
+        agent = TaskAgent(
+            self.store, runtime, self.clock, bus, SERVER_ID, pause_image, secret_resolver=resolve
+        )
         runtime.agent = agent
+
         async def machine() -> Machine:  # the simulated engine's size: the local container instance
             info = await runtime.info()
             return Machine(info.cpus, info.memory_bytes, info.architecture)
@@ -131,8 +136,10 @@ class SimBox:
         scheduler = ServiceScheduler(
             self.store, self.clock, bus, agent.wake, machine, SERVER_ID, alarm_states=self.alarms.read
         )
-        handlers = {**operations(self.store, self.clock, agent.wake, scheduler.wake, machine, SERVER_ID),
-                    **ssm_operations(self.store, self.clock)}
+        handlers = {
+            **operations(self.store, self.clock, agent.wake, scheduler.wake, machine, SERVER_ID),
+            **ssm_operations(self.store, self.clock),
+        }
         return Ecsbox(agent, scheduler, handlers, runtime, bus)
 
     def die_at_create(self, creates: int) -> None:

@@ -9,7 +9,9 @@ from ecsbox.ecs.taskspec import LABEL_TASK_ARN
 
 
 def _environment_of(box: SimBox, task_arn: str) -> dict[str, str]:
-    containers = [c for c in box.runtime._containers.values() if c.spec.labels.get(LABEL_TASK_ARN) == task_arn]
+    containers = [
+        c for c in box.runtime._containers.values() if c.spec.labels.get(LABEL_TASK_ARN) == task_arn
+    ]
     assert len(containers) == 1
     return dict(containers[0].spec.environment)
 
@@ -17,9 +19,13 @@ def _environment_of(box: SimBox, task_arn: str) -> dict[str, str]:
 @simulated
 async def test_a_parameter_becomes_the_containers_environment(box: SimBox) -> None:
     await box("PutParameter", Name="/app/db/password", Value="s3cret", Type="SecureString")
-    container = {"name": "app", "image": "app:1", "memory": 128,
-                 "environment": [{"name": "PLAIN", "value": "visible"}],
-                 "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/app/db/password"}]}
+    container = {
+        "name": "app",
+        "image": "app:1",
+        "memory": 128,
+        "environment": [{"name": "PLAIN", "value": "visible"}],
+        "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/app/db/password"}],
+    }
     task_definition = await box.register("web", container)
     task_arn = (await box("RunTask", taskDefinition=task_definition))["tasks"][0]["taskArn"]
     await box.settle()
@@ -34,8 +40,12 @@ async def test_a_parameter_becomes_the_containers_environment(box: SimBox) -> No
 
 @simulated
 async def test_a_missing_parameter_stops_the_task_before_it_starts(box: SimBox) -> None:
-    container = {"name": "app", "image": "app:1", "memory": 128,
-                 "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/app/missing"}]}
+    container = {
+        "name": "app",
+        "image": "app:1",
+        "memory": 128,
+        "secrets": [{"name": "DB_PASSWORD", "valueFrom": "/app/missing"}],
+    }
     task_definition = await box.register("web", container)
     task_arn = (await box("RunTask", taskDefinition=task_definition))["tasks"][0]["taskArn"]
     await box.settle()

@@ -10,15 +10,28 @@ from ecsbox.ecs.spot import NotInterruptible, interrupt_spot_task
 
 
 async def _spot_service(box: SimBox, image: str = "app:1", stop_timeout: int = 200) -> list[dict]:
-    await box("PutClusterCapacityProviders", cluster="default", capacityProviders=["FARGATE", "FARGATE_SPOT"],
-              defaultCapacityProviderStrategy=[])
-    task_definition = await box.register(
-        "spot", {"name": "app", "image": image, "memory": 128, "stopTimeout": stop_timeout},
-        networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+    await box(
+        "PutClusterCapacityProviders",
+        cluster="default",
+        capacityProviders=["FARGATE", "FARGATE_SPOT"],
+        defaultCapacityProviderStrategy=[],
     )
-    await box("CreateService", serviceName="web", taskDefinition=task_definition, desiredCount=2,
-              capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
-              networkConfiguration=AWSVPC)
+    task_definition = await box.register(
+        "spot",
+        {"name": "app", "image": image, "memory": 128, "stopTimeout": stop_timeout},
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+    )
+    await box(
+        "CreateService",
+        serviceName="web",
+        taskDefinition=task_definition,
+        desiredCount=2,
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        networkConfiguration=AWSVPC,
+    )
     await box.settle()
     arns = (await box("ListTasks", cluster="default", serviceName="web"))["taskArns"]
     return [await box.task(arn) for arn in arns]

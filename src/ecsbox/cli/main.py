@@ -138,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_port(tail_parser)
     tail_parser.set_defaults(handler=logs_tail.logs_tail)
 
-    top_parser = commands.add_parser(
-        "top", help="live CPU and memory of clusters, services and tasks"
-    )
+    top_parser = commands.add_parser("top", help="live CPU and memory of clusters, services and tasks")
     top_parser.add_argument(
         "--interval", type=_positive_float, default=2.0, metavar="SECONDS", help="refresh every (default 2)"
     )

@@ -51,7 +51,9 @@ def test_a_gzip_body_reaches_the_handler_decoded() -> None:
         (gzip.compress(b"0" * (MAX_DECODED_BYTES + 1)), 413, "RequestEntityTooLarge"),
     ],
 )
-def test_a_bad_gzip_body_is_refused_and_never_reaches_the_handler(body: bytes, status: int, code: str) -> None:
+def test_a_bad_gzip_body_is_refused_and_never_reaches_the_handler(
+    body: bytes, status: int, code: str
+) -> None:
     gateway, seen = _gateway()
     response = asyncio.run(gateway.handle(_request(body)))
     assert response.status == status

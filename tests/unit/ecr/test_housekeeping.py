@@ -27,6 +27,8 @@ DAY = 86_400.0
         (20.0, NOW + 600.0, 30.0),  # 600 s of ecsbox time at x20
     ],
 )
-def test_pause_until_the_next_look(tmp_path: Path, time_scale: float, due: float | None, expected: float) -> None:
+def test_pause_until_the_next_look(
+    tmp_path: Path, time_scale: float, due: float | None, expected: float
+) -> None:
     keeper = RegistryHousekeeping(None, FakeClock(NOW), BlobStore(tmp_path), time_scale, 3600.0)  # type: ignore[arg-type]
     assert keeper.pause_s(due) == pytest.approx(expected)

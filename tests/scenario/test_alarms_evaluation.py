@@ -443,3 +443,27 @@ def test_name_prefixes_are_taken_literally(world: World) -> None:
         world.put_alarm(name)
     found = world("DescribeAlarms", AlarmNamePrefix="50%_")["MetricAlarms"]
     assert [a["AlarmName"] for a in found] == ["50%_errors"]
+
+
+def test_actions_pending_when_ecsbox_stops_are_carried_out_after_it_starts_again(world: World) -> None:
+    world.put_alarm()
+    for value in (90.0, 95.0):
+        world.minute(value)
+    assert world.alarm()["StateValue"] == "ALARM"
+    assert len(world.pending()) == 1  # the notification is written, not yet sent: ecsbox stops here
+    world.store.close()
+
+    again = Store(world.store.url)
+    again.open()
+    try:
+        sns = FakeSns()
+        actions = AlarmActions(again, world.clock, sns.publish)
+        assert world.runner.run(actions.deliver_once()) == 1
+        ((partition, topic, subject, message),) = sns.published
+        assert (partition, topic, message["NewStateValue"]) == (PARTITION, TOPIC, "ALARM")
+        assert subject == 'ALARM: "cpu-high" in US East (N. Virginia)'
+        assert again.read_now(lambda conn: list(conn.execute(select(metric_alarm_actions)))) == []
+    finally:
+        again.close()
+        world.store = Store(world.store.url)  # the fixture closes what it finds
+        world.store.open()

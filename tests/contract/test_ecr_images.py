@@ -91,9 +91,18 @@ def upload_layer(ecr: Any, repository: str, data: bytes, part: int | None = None
 
 
 def put(ecr: Any, repository: str, image: Image, tag: str | None = None, **params: Any) -> dict[str, Any]:
-    """Every blob through the layer operations, then PutImage."""
-    for blob in image.blobs.values():
-        upload_layer(ecr, repository, blob)
+    """Every blob the repository lacks (BatchCheckLayerAvailability, as clients ask first) through
+    the layer operations, then PutImage."""
+    blobs = list(image.blobs.values())
+    checked = ecr.batch_check_layer_availability(
+        repositoryName=repository, layerDigests=[digest_of(b) for b in blobs]
+    )
+    available = {
+        layer["layerDigest"] for layer in checked["layers"] if layer["layerAvailability"] == "AVAILABLE"
+    }
+    for blob in blobs:
+        if digest_of(blob) not in available:
+            upload_layer(ecr, repository, blob)
     if tag is not None:
         params["imageTag"] = tag
     return dict(
@@ -175,6 +184,27 @@ def test_push_through_the_layer_operations_and_put_image(ecr: Any, oci: Oci) -> 
     assert ecr.batch_check_layer_availability(repositoryName="other", layerDigests=digests[:1])["layers"] == [
         {"layerDigest": digests[0], "layerAvailability": "UNAVAILABLE"}
     ]
+
+
+def test_completing_a_layer_the_repository_has_is_refused_and_ends_the_upload(ecr: Any) -> None:
+    data = b"layer bytes" * 10
+    upload_layer(ecr, "web", data)
+    again = ecr.initiate_layer_upload(repositoryName="web")["uploadId"]
+    last = len(data) - 1
+    ecr.upload_layer_part(
+        repositoryName="web", uploadId=again, partFirstByte=0, partLastByte=last, layerPartBlob=data
+    )
+    code, status, message = error_of(
+        ecr.complete_layer_upload, repositoryName="web", uploadId=again, layerDigests=[digest_of(data)]
+    )
+    assert (code, status) == ("LayerAlreadyExistsException", 400)
+    assert message == "The image layer already exists in the associated repository."
+    assert error_of(
+        ecr.complete_layer_upload, repositoryName="web", uploadId=again, layerDigests=[digest_of(data)]
+    )[:2] == ("UploadNotFoundException", 400)
+    # Another repository does not have it: there the same bytes complete.
+    ecr.create_repository(repositoryName="api")
+    assert upload_layer(ecr, "api", data) == digest_of(data)
 
 
 def test_layer_upload_errors(ecr: Any, raw: Any) -> None:

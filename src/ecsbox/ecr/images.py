@@ -416,6 +416,15 @@ class Images:
                 "Invalid parameter at 'layerDigests' failed to satisfy constraint: 'one sha256 digest'"
             )
         digest = digests[0]
+        links = await self.deps.store.read(
+            lambda conn: image_repo.blob_links(conn, partition, name, [digest])
+        )
+        if digest in links and await self.blobs.stat(digest) is not None:
+            await self.blobs.cancel(stored)
+            self._uploads.pop(upload_id, None)
+            raise EcrRuleError(
+                "LayerAlreadyExistsException", "The image layer already exists in the associated repository."
+            )
         try:
             if await self.blobs.upload_size(stored) == 0:
                 raise EcrRuleError("EmptyUploadException", f"The upload {upload_id} has no data")

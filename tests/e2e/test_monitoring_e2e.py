@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import json
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -261,6 +262,20 @@ def test_cpu_burn_shows_in_cloudwatch_and_drives_an_alarm_to_sns(mbox: Box, endp
         )
         for average in recent:
             assert abs(average - measured) <= 0.1 * measured, (average, measured)
+
+        # `ecsbox top` shows the same service burning.
+        port = mbox.endpoint.rsplit(":", 1)[1]
+        view = subprocess.run(
+            [sys.executable, "-m", "ecsbox", "top", "--once", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert f"CLUSTER {cluster} " in view, view
+        (line,) = [row for row in view.splitlines() if row.split()[:1] == [service]]
+        assert line.split()[1:4] == ["1", "1", "0"], line  # desired, running, pending
+        assert float(line.split()[4].rstrip("%")) > 100, line
 
         wait_for(
             "the alarm in ALARM", lambda: alarm_state(cloudwatch, alarm) == "ALARM" or None, 8 * PERIOD_WALL

@@ -28,7 +28,7 @@ import itertools
 import signal as signals
 import weakref
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ecsbox.core.clock import Clock
@@ -47,6 +47,7 @@ from ecsbox.runtime.port import (
     RuntimeEvent,
     RuntimeFailure,
 )
+from ecsbox.runtime.simulated_usage import UsageMeter
 
 SIMULATED_VERSION = "1"
 FIRST_DYNAMIC_PORT = 49153  # Docker's ephemeral range on Linux starts here
@@ -98,12 +99,7 @@ class _Container:
     address: int | None = None  # index into 10.0.0.0/8 while running
     ports: tuple[PublishedPort, ...] = ()
     pid: int | None = None
-    cpu_percent: float = 0.0
-    memory_bytes: int = 0
-    cpu_ns: float = 0.0  # accrued CPU time up to cpu_accrued_at
-    cpu_accrued_at: float = 0.0
-    io_rates: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # bytes/s: network rx, tx; block read, write
-    io_bytes: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)  # accrued up to cpu_accrued_at
+    usage: UsageMeter = field(default_factory=UsageMeter)
 
 
 @dataclass(eq=False)  # hashed by identity: a set member
@@ -201,13 +197,8 @@ class SimulatedRuntime:
         """What :meth:`stats` reports from now on (CPU in percent of one CPU; ``io_rates`` in bytes
         per second: network received, sent; block read, written)."""
         container = self._get(container_id)
-        self._accrue_cpu(container)
-        if cpu_percent is not None:
-            container.cpu_percent = cpu_percent
-        if memory_bytes is not None:
-            container.memory_bytes = memory_bytes
-        if io_rates is not None:
-            container.io_rates = tuple(float(rate) for rate in io_rates)
+        running = container.status == "running"
+        container.usage.set(self.clock.now(), running, cpu_percent, memory_bytes, io_rates)
 
     def advance(self) -> int:
         """Fire every timer due at ``clock.now()``; returns how many fired."""
@@ -346,9 +337,7 @@ class SimulatedRuntime:
         container.finished_at = None
         container.ports = ports
         container.pid = next(self._pids)
-        container.cpu_percent = script.cpu_percent
-        container.memory_bytes = script.memory_bytes
-        container.cpu_accrued_at = now
+        container.usage.set(now, False, script.cpu_percent, script.memory_bytes)  # the run's rates, from now
         if network in self._networks and network not in ("host", "none"):
             container.address = self._allocate_address()
         self._emit(container, "start")
@@ -418,19 +407,20 @@ class SimulatedRuntime:
         container = self._resolve(container_id)
         if container is None or container.status != "running":
             return None
-        self._accrue_cpu(container)
         now = self.clock.now()
+        usage = container.usage
+        usage.accrue(now, container.status == "running")
         limit = container.spec.memory_bytes or self.memory_bytes
-        rx, tx, read, written = (int(value) for value in container.io_bytes)
+        rx, tx, read, written = (int(value) for value in usage.io_bytes)
         network = container.spec.network
         if network.startswith("container:") or network in ("host", "none"):
             rx = tx = 0  # as on Docker: no network of its own to count
         return ContainerStats(
             read_at=now,
-            cpu_total_ns=int(container.cpu_ns),
+            cpu_total_ns=int(usage.cpu_ns),
             system_cpu_ns=int((now - self._booted_at) * self.cpus * 1e9),
             online_cpus=self.cpus,
-            memory_usage_bytes=min(container.memory_bytes, limit),
+            memory_usage_bytes=min(usage.memory_bytes, limit),
             memory_limit_bytes=limit,
             network_rx_bytes=rx,
             network_tx_bytes=tx,
@@ -504,7 +494,7 @@ class SimulatedRuntime:
         self._emit(container, "stop")
 
     def _die(self, container: _Container, exit_code: int) -> None:
-        self._accrue_cpu(container)
+        container.usage.accrue(self.clock.now(), container.status == "running")
         container.status = "exited"
         container.generation += 1
         container.exit_code = exit_code
@@ -517,15 +507,6 @@ class SimulatedRuntime:
         if container.health != status:
             container.health = status
             self._emit(container, "health_status", health=status)
-
-    def _accrue_cpu(self, container: _Container) -> None:
-        now = self.clock.now()
-        if container.status == "running":
-            elapsed = now - container.cpu_accrued_at
-            container.cpu_ns += elapsed * container.cpu_percent / 100 * 1e9
-            accrued = zip(container.io_bytes, container.io_rates, strict=True)
-            container.io_bytes = tuple(total + rate * elapsed for total, rate in accrued)
-        container.cpu_accrued_at = now
 
     def _bind_ports(self, container: _Container) -> tuple[PublishedPort, ...]:
         published: list[PublishedPort] = []

@@ -170,6 +170,18 @@ def build(settings: Settings) -> Ecsbox:
         endpoint_url=lambda: f"http://{settings.host}:{box.asgi.port or settings.port}",
         mailbox_dir=settings.data_dir / "mailboxes",
     )
+    log_ingest = logs.LogIngest(store, clock, metric_sink)
+    monitoring = build_monitoring(
+        settings,
+        store,
+        clock,
+        metric_store,
+        lambda: agent.runtime,
+        machine,
+        server_id,
+        log_ingest,
+        sns.notifier,
+    )
     housekeeping = ecr.RegistryHousekeeping(
         store, clock, blobs, settings.time_scale, settings.registry_gc_grace_s
     )
@@ -189,7 +201,7 @@ def build(settings: Settings) -> Ecsbox:
             "tasks/stop-all": lambda _body: stop_all_tasks(store, agent.wake, scheduler.pause, clock.wall),
             "ecr/lifecycle": lambda _body: _report(housekeeping.apply_lifecycle(every_repository=True)),
             "ecr/gc": lambda _body: _report(housekeeping.collect_garbage()),
-            "metrics/top": lambda body: box.monitoring.top(body) if box.monitoring else _nothing(),
+            "metrics/top": monitoring.top,
         },
     )
     oci = ecr.Registry(store, clock, blobs, addresses, lambda: token_secret)
@@ -199,7 +211,7 @@ def build(settings: Settings) -> Ecsbox:
     )
     box.addresses = addresses
     box.housekeeping = housekeeping
-    box.log_ingest = logs.LogIngest(store, clock, metric_sink)
+    box.log_ingest = log_ingest
     box.logs_housekeeping = logs.LogsHousekeeping(store, clock, settings.time_scale)
     box.sns = sns
     box.container_logs = logs.ContainerLogs(
@@ -209,22 +221,8 @@ def build(settings: Settings) -> Ecsbox:
     )
     agent.log_preparer = box.container_logs.prepare
     agent.firelens_check = box.container_logs.check_firelens
-    box.monitoring = build_monitoring(
-        settings,
-        store,
-        clock,
-        metric_store,
-        lambda: agent.runtime,
-        machine,
-        server_id,
-        box.log_ingest,
-        sns.notifier,
-    )
+    box.monitoring = monitoring
     return box
-
-
-async def _nothing() -> dict[str, Any]:
-    return {}
 
 
 async def _report(work: Awaitable[ecr.HousekeepingReport]) -> dict[str, Any]:
